@@ -1,0 +1,136 @@
+using System.Text.RegularExpressions;
+using Cachier.Domain;
+using Microsoft.Extensions.Options;
+
+namespace Cachier;
+
+/// <summary>Configuration section <c>Cachier</c> (environment variables <c>Cachier__...</c>).</summary>
+public sealed class CachierOptions
+{
+    public const string Section = "Cachier";
+
+    public static readonly string[] DefaultResources =
+    [
+        "Deployment.v1.apps", "ReplicaSet.v1.apps", "StatefulSet.v1.apps",
+        "DaemonSet.v1.apps", "Job.v1.batch", "CronJob.v1.batch",
+    ];
+
+    /// <summary>Watched kinds as <c>Kind.version.group[/plural]</c>; a single value may list several, comma-separated.</summary>
+    public List<string> Resources { get; set; } = [];
+
+    public List<string> ExcludedNamespaces { get; set; } = [];
+
+    /// <summary>Regular expressions; when any is given, only matching images are cached.</summary>
+    public List<string> IncludeImages { get; set; } = [];
+
+    /// <summary>Regular expressions; matching images are never cached.</summary>
+    public List<string> ExcludeImages { get; set; } = [];
+
+    public long MaxRequestBodyBytes { get; set; } = 3 * 1024 * 1024;
+
+    /// <summary>Workloads reconciled at once during a resync.</summary>
+    public int ResyncParallelism { get; set; } = 8;
+
+    /// <summary>The <c>limit</c> of every paginated LIST.</summary>
+    public int ResyncPageSize { get; set; } = 500;
+
+    /// <summary>Bound of the desired-state memo (workloads); 0 turns it off.</summary>
+    public int MemoCapacity { get; set; } = 50_000;
+
+    /// <summary>Timeout of each call to the API server.</summary>
+    public TimeSpan ApiTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Seconds a sender is told to wait (Retry-After) after a transient API failure.</summary>
+    public int RetryAfterSeconds { get; set; } = 1;
+
+    /// <summary>Path of a kubeconfig; default <c>$KUBECONFIG</c>, then <c>~/.kube/config</c>. Ignored in-cluster.</summary>
+    public string? Kubeconfig { get; set; }
+
+    /// <summary>Plain URL of an API server that needs no credentials (<c>kubectl proxy</c>, tests); overrides the rest.</summary>
+    public string? ApiServerUrl { get; set; }
+
+    public string? DaprPubSubName { get; set; }
+
+    public string? DaprTopic { get; set; }
+}
+
+/// <summary>The options, parsed once: what the rest of the service reads.</summary>
+public sealed class CachierSettings
+{
+    public CachierSettings(CachierOptions options)
+    {
+        var resources = options.Resources.SelectMany(r => r.Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        Kinds = (resources.Count == 0 ? CachierOptions.DefaultResources : (IEnumerable<string>)resources)
+            .Select(ResourceKind.Parse)
+            .DistinctBy(k => (k.ApiVersion, k.Kind))
+            .ToList();
+        Filters = new ImageFilters(options.IncludeImages.Select(Compile).ToList(), options.ExcludeImages.Select(Compile).ToList());
+        ExcludedNamespaces = options.ExcludedNamespaces.ToHashSet(StringComparer.Ordinal);
+        Options = options;
+    }
+
+    public IReadOnlyList<ResourceKind> Kinds { get; }
+
+    public ImageFilters Filters { get; }
+
+    public IReadOnlySet<string> ExcludedNamespaces { get; }
+
+    public CachierOptions Options { get; }
+
+    public ResourceKind? FindKind(string apiVersion, string kind) =>
+        Kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);
+
+    private static Regex Compile(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
+        catch (ArgumentException e)
+        {
+            throw new FormatException($"image pattern '{pattern}' is not a valid regular expression: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Fails the start with a message that names the bad value.</summary>
+public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CachierOptions options)
+    {
+        var errors = new List<string>();
+        try
+        {
+            _ = new CachierSettings(options);
+        }
+        catch (FormatException e)
+        {
+            errors.Add($"Cachier: {e.Message}");
+        }
+
+        foreach (var ns in options.ExcludedNamespaces.Where(ns => !Names.IsDnsLabel(ns)))
+        {
+            errors.Add($"Cachier:ExcludedNamespaces: '{ns}' is not a namespace name");
+        }
+
+        Check(options.MaxRequestBodyBytes > 0, $"Cachier:MaxRequestBodyBytes must be positive, not {options.MaxRequestBodyBytes}");
+        Check(options.ResyncParallelism is > 0 and <= 256, $"Cachier:ResyncParallelism must be 1..256, not {options.ResyncParallelism}");
+        Check(options.ResyncPageSize is > 0 and <= 10_000, $"Cachier:ResyncPageSize must be 1..10000, not {options.ResyncPageSize}");
+        Check(options.MemoCapacity >= 0, $"Cachier:MemoCapacity must not be negative, not {options.MemoCapacity}");
+        Check(options.ApiTimeout > TimeSpan.Zero, $"Cachier:ApiTimeout must be positive, not {options.ApiTimeout}");
+        Check(options.RetryAfterSeconds > 0, $"Cachier:RetryAfterSeconds must be positive, not {options.RetryAfterSeconds}");
+        Check(options.ApiServerUrl is null || Uri.TryCreate(options.ApiServerUrl, UriKind.Absolute, out _),
+            $"Cachier:ApiServerUrl '{options.ApiServerUrl}' is not an absolute URL");
+        Check(string.IsNullOrEmpty(options.DaprTopic) == string.IsNullOrEmpty(options.DaprPubSubName),
+            "Cachier:DaprPubSubName and Cachier:DaprTopic must be set together");
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+
+        void Check(bool ok, string message)
+        {
+            if (!ok)
+            {
+                errors.Add(message);
+            }
+        }
+    }
+}

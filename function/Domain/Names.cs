@@ -1,0 +1,35 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Cachier.Domain;
+
+/// <summary>Kubernetes name rules and the one place Image names are computed.</summary>
+public static class Names
+{
+    private const int MaxLabel = 63;
+
+    /// <summary>
+    /// <c>prefix-h</c>: h = first 10 hex characters of SHA-256(uid + "/" + image); the workload name is cut so
+    /// the whole name fits 63 characters. Deterministic, so redelivered and concurrent events can never
+    /// create a second Image for the same (workload, image).
+    /// </summary>
+    public static string ImageName(string workloadName, string workloadUid, string image)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{workloadUid}/{image}")))[..10];
+        var prefix = workloadName.Length > MaxLabel - 11 ? workloadName[..(MaxLabel - 11)] : workloadName;
+        prefix = prefix.TrimEnd('-', '.');
+        return prefix.Length == 0 ? hash : $"{prefix}-{hash}";
+    }
+
+    /// <summary>RFC 1123 label: what a namespace name must be.</summary>
+    public static bool IsDnsLabel(string? value) =>
+        value is { Length: > 0 and <= MaxLabel }
+        && IsAlnumLower(value[0]) && IsAlnumLower(value[^1])
+        && value.All(c => IsAlnumLower(c) || c == '-');
+
+    /// <summary>RFC 1123 subdomain: what most object names must be.</summary>
+    public static bool IsDnsSubdomain(string? value) =>
+        value is { Length: > 0 and <= 253 } && value.Split('.').All(IsDnsLabel);
+
+    private static bool IsAlnumLower(char c) => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c);
+}

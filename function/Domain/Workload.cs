@@ -1,0 +1,48 @@
+namespace Cachier.Domain;
+
+/// <summary>Which object an event is about: enough to find it, never enough to trust it.</summary>
+public sealed record WorkloadRef(string ApiVersion, string Kind, string Namespace, string Name)
+{
+    public override string ToString() => $"{Kind} {Namespace}/{Name}";
+}
+
+/// <summary>
+/// Cachier's narrow projection of a workload: everything the plan depends on, and nothing else.
+/// Built from the API object by <c>Kubernetes.WorkloadReader</c>; the planner never sees JSON.
+/// </summary>
+public sealed record Workload(
+    string ApiVersion,
+    string Kind,
+    string Namespace,
+    string Name,
+    string Uid,
+    long Generation,
+    string? Decorate,
+    bool HasController,
+    PodTemplate? Pod)
+{
+    public WorkloadRef Ref => new(ApiVersion, Kind, Namespace, Name);
+}
+
+/// <summary>The parts of a pod spec that end up in Images. <c>null</c> Pod = no pod spec shape found.</summary>
+public sealed record PodTemplate(
+    IReadOnlyList<string> Images,
+    string? ServiceAccountName,
+    IReadOnlyList<string> ImagePullSecrets);
+
+/// <summary>One Image as Cachier wants it to be.</summary>
+public sealed record DesiredImage(
+    string Name,
+    string Image,
+    string? ServiceAccountName,
+    IReadOnlyList<string> ImagePullSecrets);
+
+/// <summary>The complete desired state for one workload: every field the Image objects carry.</summary>
+public sealed record ImagePlan(
+    Workload Owner,
+    bool Cache,
+    string Reason,
+    IReadOnlyList<DesiredImage> Images)
+{
+    public string GenerationLabel => Owner.Generation.ToString("D5", System.Globalization.CultureInfo.InvariantCulture);
+}

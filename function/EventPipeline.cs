@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using System.Text.Json.Serialization;
+using Cachier.Http;
+using Cachier.Reconcile;
+
+namespace Cachier;
+
+/// <summary>One handled event, whichever transport brought it (Knative HTTP, Dapr).</summary>
+public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync)
+{
+    [JsonIgnore]
+    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == "failed";
+
+    [JsonIgnore]
+    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed;
+}
+
+/// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
+public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, ILogger<EventPipeline> logger)
+{
+    public async Task<Handled> HandleAsync(Inbound inbound, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (inbound is ResyncInbound)
+        {
+            var summary = await resyncer.RunAsync(ct);
+            Telemetry.Event(inbound.Type, "resync-" + summary.Result, started);
+            return new Handled(inbound.Type, null, summary);
+        }
+
+        var outcome = inbound switch
+        {
+            WorkloadInbound w => await reconciler.ReconcileAsync(w.Event, ct),
+            IgnoredInbound i => Outcome.For(Outcome.Ignored, i.Ref, i.Reason),
+            _ => throw new UnreachableException(inbound.GetType().Name),
+        };
+        Telemetry.Images(outcome.Created, outcome.Updated, outcome.Deleted);
+        Telemetry.Event(inbound.Type, outcome.Result, started);
+        Log.Outcome(logger, inbound.Type, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return new Handled(inbound.Type, outcome, null);
+    }
+}

@@ -1,0 +1,119 @@
+using Cachier.Http;
+using Cachier.Kubernetes;
+using Cachier.Reconcile;
+using k8s;
+using Microsoft.Extensions.Options;
+
+namespace Cachier;
+
+public static class Extensions
+{
+    /// <summary>Options, the one Kubernetes client, the reconciler and the pipeline.</summary>
+    public static WebApplicationBuilder AddCachier(this WebApplicationBuilder builder, string[] args)
+    {
+        // cachier's flag syntax: --resource=Kind.version.group (repeatable), also -resource and "--resource X".
+        var flags = ResourceFlags(args);
+        if (flags.Count > 0)
+        {
+            builder.Configuration.AddInMemoryCollection(flags.Select((r, i) =>
+                new KeyValuePair<string, string?>($"{CachierOptions.Section}:Resources:{i}", r)));
+        }
+
+        var services = builder.Services;
+        services.AddOptions<CachierOptions>()
+            .BindConfiguration(CachierOptions.Section)
+            .PostConfigure<IConfiguration>((o, config) =>
+            {
+                // A single scalar (Cachier__Resources=a,b) lists several kinds.
+                if (config[$"{CachierOptions.Section}:Resources"] is { Length: > 0 } scalar)
+                {
+                    o.Resources = [scalar];
+                }
+            })
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<CachierOptions>, CachierOptionsValidator>();
+        services.AddSingleton(sp => new CachierSettings(sp.GetRequiredService<IOptions<CachierOptions>>().Value));
+        services.AddSingleton(sp => CreateClient(sp.GetRequiredService<CachierSettings>().Options));
+        services.AddSingleton<IClusterApi, KubeApi>();
+        services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity));
+        services.AddSingleton<KeyedLock>();
+        services.AddSingleton<ImageReconciler>();
+        services.AddSingleton<Resyncer>();
+        services.AddSingleton<EventPipeline>();
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
+        services.AddProblemDetails();
+
+        var port = Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } p ? p : "8080";
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
+        {
+            builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
+        }
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            // Our own reader answers 413 with a problem body; Kestrel's limit is the backstop just above it.
+            var limit = context.Configuration.GetValue<long?>($"{CachierOptions.Section}:{nameof(CachierOptions.MaxRequestBodyBytes)}") ?? new CachierOptions().MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestBodySize = limit + 1;
+        });
+        return builder;
+    }
+
+    public static WebApplication MapCachier(this WebApplication app)
+    {
+        app.MapEventEndpoints();
+        var settings = app.Services.GetRequiredService<CachierSettings>();
+        var client = app.Services.GetRequiredService<k8s.Kubernetes>();
+        Log.Started(app.Logger, string.Join(", ", settings.Kinds), client.BaseUri.ToString());
+        return app;
+    }
+
+    /// <summary>In-cluster when KUBERNETES_SERVICE_HOST is set; else a plain URL, the configured kubeconfig, $KUBECONFIG or ~/.kube/config.</summary>
+    public static k8s.Kubernetes CreateClient(CachierOptions options)
+    {
+        KubernetesClientConfiguration config;
+        if (!string.IsNullOrEmpty(options.ApiServerUrl))
+        {
+            config = new KubernetesClientConfiguration { Host = options.ApiServerUrl };
+        }
+        else if (KubernetesClientConfiguration.IsInCluster())
+        {
+            config = KubernetesClientConfiguration.InClusterConfig();
+        }
+        else
+        {
+            var path = options.Kubeconfig
+                ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator).FirstOrDefault(p => p.Length > 0)
+                ?? KubernetesClientConfiguration.KubeConfigDefaultLocation;
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException(
+                    $"No Kubernetes connection: not in a cluster (KUBERNETES_SERVICE_HOST unset) and kubeconfig '{path}' does not exist. Set KUBECONFIG or Cachier__Kubeconfig.");
+            }
+
+            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+        }
+
+        // Each call has its own timeout (Cachier:ApiTimeout); this is only the backstop.
+        config.HttpClientTimeout = options.ApiTimeout + TimeSpan.FromSeconds(5);
+        return new k8s.Kubernetes(config);
+    }
+
+    private static List<string> ResourceFlags(string[] args)
+    {
+        var found = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i].TrimStart('-');
+            if (args[i].StartsWith('-') && arg.StartsWith("resource=", StringComparison.Ordinal))
+            {
+                found.Add(arg["resource=".Length..]);
+            }
+            else if (args[i] is "--resource" or "-resource" && i + 1 < args.Length)
+            {
+                found.Add(args[++i]);
+            }
+        }
+
+        return found;
+    }
+}

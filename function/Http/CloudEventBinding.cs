@@ -1,0 +1,123 @@
+using System.Net.Mime;
+using System.Text.Json;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.SystemTextJson;
+
+namespace Cachier.Http;
+
+/// <summary>An HTTP request that could not be read as CloudEvents: the status to answer and why.</summary>
+public sealed class BindingException(int status, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+}
+
+/// <summary>
+/// Binds an HTTP request to CloudEvents (binary, structured and batch mode) on the core SDK's public helpers,
+/// in place of the CloudNative.CloudEvents.AspNetCore package.
+/// </summary>
+public static class CloudEventBinding
+{
+    public const string StructuredMediaType = "application/cloudevents+json";
+    public const string BatchMediaType = "application/cloudevents-batch+json";
+    private const string HeaderPrefix = "ce-";
+
+    private static readonly JsonEventFormatter Formatter = new();
+
+    /// <exception cref="BindingException">413, 415 or 400, with a message naming what was wrong.</exception>
+    public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(request.ContentType))
+        {
+            throw new BindingException(415, "Content-Type is missing: send a CloudEvent in binary mode (ce-* headers) or structured mode (application/cloudevents+json)");
+        }
+
+        ContentType contentType;
+        try
+        {
+            contentType = new ContentType(request.ContentType);
+        }
+        catch (FormatException)
+        {
+            throw new BindingException(415, $"Content-Type '{request.ContentType}' is not a valid media type");
+        }
+
+        var mediaType = contentType.MediaType.ToLowerInvariant();
+        var binary = request.Headers.ContainsKey("ce-specversion");
+        if (!binary && mediaType is not (StructuredMediaType or BatchMediaType))
+        {
+            throw new BindingException(415, $"Content-Type '{mediaType}' is not a CloudEvent: use binary mode (ce-specversion header) or {StructuredMediaType}");
+        }
+
+        var body = await ReadBodyAsync(request, maxBytes, ct);
+        try
+        {
+            return mediaType switch
+            {
+                _ when binary => [Binary(request, body, contentType)],
+                StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(body, contentType, null))],
+                _ => Formatter.DecodeBatchModeMessage(body, contentType, null).Select(Validated).ToList() is { Count: > 0 } batch
+                    ? batch
+                    : throw new BindingException(400, "the batch holds no CloudEvent"),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException)
+        {
+            throw new BindingException(400, $"malformed CloudEvent: {e.Message}");
+        }
+    }
+
+    private static CloudEvent Binary(HttpRequest request, ReadOnlyMemory<byte> body, ContentType contentType)
+    {
+        var version = request.Headers["ce-specversion"].ToString();
+        var cloudEvent = new CloudEvent(CloudEventsSpecVersion.FromVersionId(version)
+            ?? throw new BindingException(400, $"ce-specversion '{version}' is not a supported CloudEvents version (1.0)"));
+        foreach (var header in request.Headers)
+        {
+            if (header.Key.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase) && !header.Key.Equals("ce-specversion", StringComparison.OrdinalIgnoreCase))
+            {
+                // Attribute values travel percent-encoded in binary HTTP mode.
+                cloudEvent.SetAttributeFromString(header.Key[HeaderPrefix.Length..].ToLowerInvariant(), Uri.UnescapeDataString(header.Value.ToString()));
+            }
+        }
+
+        cloudEvent.DataContentType = contentType.ToString();
+        Formatter.DecodeBinaryModeEventData(body, cloudEvent);
+        return Validated(cloudEvent);
+    }
+
+    private static CloudEvent Validated(CloudEvent cloudEvent) =>
+        cloudEvent.IsValid
+            ? cloudEvent
+            : throw new BindingException(400, $"malformed CloudEvent: missing required attributes {string.Join(", ", cloudEvent.SpecVersion.RequiredAttributes.Where(a => cloudEvent[a] is null).Select(a => a.Name))}");
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            throw new BindingException(413, $"body of {request.ContentLength} bytes is over the limit of {maxBytes} bytes");
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+            {
+                if (buffer.Length + read > maxBytes)
+                {
+                    throw new BindingException(413, $"body is over the limit of {maxBytes} bytes");
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own MaxRequestBodySize, or a malformed chunked body.
+            throw new BindingException(e.StatusCode, $"body could not be read: {e.Message}");
+        }
+
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text.Json;
+using Cachier.Domain;
+using Cachier.Kubernetes;
+using Cachier.Reconcile;
+using CloudNative.CloudEvents;
+
+namespace Cachier.Http;
+
+/// <summary>What an inbound CloudEvent asks for, in Cachier's own terms.</summary>
+public abstract record Inbound(string Type);
+
+public sealed record WorkloadInbound(string Type, WorkloadEvent Event) : Inbound(Type);
+
+public sealed record ResyncInbound(string Type) : Inbound(Type);
+
+public sealed record IgnoredInbound(string Type, WorkloadRef? Ref, string Reason) : Inbound(Type);
+
+/// <summary>A CloudEvent that names no workload, or names it badly: answered with 400.</summary>
+public sealed class BadEventException(string message) : Exception(message);
+
+/// <summary>Turns a CloudEvent into an <see cref="Inbound"/> at once; nothing past here sees a CloudEvent.</summary>
+public static class EventParser
+{
+    public const string ResourcePrefix = "dev.knative.apiserver.resource.";
+    public const string RefPrefix = "dev.knative.apiserver.ref.";
+    public const string PingType = "dev.knative.sources.ping";
+
+    /// <exception cref="BadEventException">the event names no workload, or names it with invalid values.</exception>
+    public static Inbound Parse(CloudEvent cloudEvent, CachierSettings settings)
+    {
+        var type = cloudEvent.Type ?? "";
+        if (type == PingType)
+        {
+            return new ResyncInbound(type);
+        }
+
+        var resource = type.StartsWith(ResourcePrefix, StringComparison.Ordinal);
+        if (!resource && !type.StartsWith(RefPrefix, StringComparison.Ordinal))
+        {
+            return new IgnoredInbound(type, null, $"event type '{type}' is not handled");
+        }
+
+        var verb = type[(resource ? ResourcePrefix : RefPrefix).Length..];
+        WorkloadAction action = verb switch
+        {
+            "add" => WorkloadAction.Add,
+            "update" => WorkloadAction.Update,
+            "delete" => WorkloadAction.Delete,
+            _ => throw new BadEventException($"event type '{type}' has an unknown operation '{verb}' (add, update or delete)"),
+        };
+
+        var data = cloudEvent.Data is JsonElement { ValueKind: JsonValueKind.Object } element ? element : (JsonElement?)null;
+        var metadata = resource ? Child(data, "metadata") : data;
+        var target = new WorkloadRef(
+            Identify(cloudEvent, "apiversion", data, "apiVersion"),
+            Identify(cloudEvent, "kind", data, "kind"),
+            Identify(cloudEvent, "namespace", metadata, "namespace"),
+            Identify(cloudEvent, "name", metadata, "name"));
+        if (!Names.IsDnsLabel(target.Namespace))
+        {
+            throw new BadEventException($"namespace '{Clip(target.Namespace)}' is not a valid namespace name");
+        }
+
+        if (!Names.IsDnsSubdomain(target.Name))
+        {
+            throw new BadEventException($"name '{Clip(target.Name)}' is not a valid object name");
+        }
+
+        if (settings.FindKind(target.ApiVersion, target.Kind) is null)
+        {
+            return new IgnoredInbound(type, target, $"kind {Clip(target.Kind)} of {Clip(target.ApiVersion)} is not configured");
+        }
+
+        if (!resource || action == WorkloadAction.Delete)
+        {
+            return new WorkloadInbound(type, new WorkloadEvent(action, target, null));
+        }
+
+        if (data is null)
+        {
+            throw new BadEventException($"a {type} event must carry the object as JSON data");
+        }
+
+        Workload workload;
+        try
+        {
+            workload = WorkloadReader.Read(data.Value);
+        }
+        catch (FormatException e)
+        {
+            throw new BadEventException($"data is not a Kubernetes object: {e.Message}");
+        }
+
+        if (workload.Ref != target)
+        {
+            throw new BadEventException($"data is {Clip(workload.Ref.ToString())} ({Clip(workload.ApiVersion)}) but the event names {target} ({target.ApiVersion})");
+        }
+
+        return new WorkloadInbound(type, new WorkloadEvent(action, target, workload));
+    }
+
+    /// <summary>The extension attribute first (what the adapter always sets), then the data. Never the subject.</summary>
+    private static string Identify(CloudEvent cloudEvent, string extension, JsonElement? data, string property)
+    {
+        if (cloudEvent[extension] is { } value)
+        {
+            return value as string ?? throw new BadEventException($"extension '{extension}' must be a string");
+        }
+
+        return Child(data, property) switch
+        {
+            { ValueKind: JsonValueKind.String } s when s.GetString() is { Length: > 0 } text => text,
+            null => throw new BadEventException($"the event names no workload: no '{extension}' extension and no '{property}' in data"),
+            _ => throw new BadEventException($"data '{property}' must be a non-empty string"),
+        };
+    }
+
+    private static JsonElement? Child(JsonElement? parent, string name) =>
+        parent is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    /// <summary>Echo hostile input back only in a bounded, printable form.</summary>
+    private static string Clip(string value)
+    {
+        var printable = new string(value.Take(80).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return value.Length > 80 ? printable + "..." : printable;
+    }
+}

@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Cachier.Domain;
+using Cachier.Reconcile;
+
+namespace Cachier.Kubernetes;
+
+/// <summary>
+/// <see cref="IClusterApi"/> over the Kubernetes REST API, using the authenticated HttpClient of the one
+/// singleton <see cref="k8s.Kubernetes"/> client. Plain REST keeps the exact wire calls visible and works
+/// the same under Native AOT, where Cachier's own JSON is source-generated.
+/// </summary>
+public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : IClusterApi
+{
+    public const string Group = "caching.internal.knative.dev";
+    public const string Version = "v1alpha1";
+    public const string ApiVersion = $"{Group}/{Version}";
+    public const string ImagesRoot = $"/apis/{Group}/{Version}";
+    public const string ManagedBy = "app.kubernetes.io/managed-by";
+
+    private static readonly MediaTypeHeaderValue Json = new("application/json");
+    private static readonly MediaTypeHeaderValue MergePatch = new("application/merge-patch+json");
+
+    private readonly string _base = client.BaseUri.ToString().TrimEnd('/');
+
+    public async Task<Workload?> GetWorkloadAsync(ResourceKind kind, string ns, string name, CancellationToken ct)
+    {
+        var path = $"{kind.CollectionPath(ns)}/{name}";
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, "GET", path, ct);
+        using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), default, ct);
+        return Read(doc.RootElement, kind, "GET", path);
+    }
+
+    public async Task<IReadOnlyList<ImageState>> ListImagesAsync(string ns, string controllerUid, CancellationToken ct)
+    {
+        var path = $"{ImagesRoot}/namespaces/{ns}/images?labelSelector={Uri.EscapeDataString($"controller={controllerUid}")}";
+        var list = await ReadAsync(HttpMethod.Get, path, null, WireJson.Default.ImageList, ct);
+        return list.Items.Select(ToState).ToList();
+    }
+
+    public async Task<ImageState?> GetImageAsync(string ns, string name, CancellationToken ct)
+    {
+        var path = $"{ImagesRoot}/namespaces/{ns}/images/{name}";
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, "GET", path, ct);
+        return ToState((await response.Content.ReadFromJsonAsync(WireJson.Default.ImageObject, ct))!);
+    }
+
+    public async Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct)
+    {
+        var owner = plan.Owner;
+        var body = new ImageObject
+        {
+            ApiVersion = ApiVersion,
+            Kind = "Image",
+            Metadata = new ObjectMeta
+            {
+                Name = image.Name,
+                Namespace = owner.Namespace,
+                Labels = Labels(plan),
+                OwnerReferences =
+                [
+                    new OwnerReference
+                    {
+                        ApiVersion = owner.ApiVersion, Kind = owner.Kind, Name = owner.Name, Uid = owner.Uid,
+                        Controller = true, BlockOwnerDeletion = true,
+                    },
+                ],
+            },
+            Spec = new ImageSpec
+            {
+                Image = image.Image,
+                ServiceAccountName = image.ServiceAccountName,
+                ImagePullSecrets = Secrets(image),
+            },
+        };
+        return await WriteAsync(HttpMethod.Post, $"{ImagesRoot}/namespaces/{owner.Namespace}/images",
+            Content(body, WireJson.Default.ImageObject, Json), ct);
+    }
+
+    public Task<WriteResult> UpdateImageAsync(ImagePlan plan, ImageState current, DesiredImage? desired, CancellationToken ct)
+    {
+        var patch = new ImagePatch
+        {
+            Metadata = new PatchMeta { ResourceVersion = current.ResourceVersion, Labels = Labels(plan) },
+            Spec = desired is null ? null : new PatchSpec { ServiceAccountName = desired.ServiceAccountName, ImagePullSecrets = Secrets(desired) },
+        };
+        return WriteAsync(HttpMethod.Patch, $"{ImagesRoot}/namespaces/{current.Namespace}/images/{current.Name}",
+            Content(patch, WireJson.Default.ImagePatch, MergePatch), ct);
+    }
+
+    public Task<WriteResult> DeleteImageAsync(ImageState image, CancellationToken ct)
+    {
+        var options = new DeleteOptions { Preconditions = new Preconditions(image.Uid, image.ResourceVersion) };
+        return WriteAsync(HttpMethod.Delete, $"{ImagesRoot}/namespaces/{image.Namespace}/images/{image.Name}",
+            Content(options, WireJson.Default.DeleteOptions, Json), ct);
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, [EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var path = PagePath(kind.CollectionPath(), null, token);
+            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+            await EnsureSuccessAsync(response, "LIST", path, ct);
+            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), default, ct);
+            var page = new List<Workload>();
+            if (doc.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
+            {
+                page.AddRange(items.EnumerateArray().Select(item => Read(item, kind, "LIST", path)));
+            }
+
+            token = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
+            yield return page;
+        }
+        while (!string.IsNullOrEmpty(token));
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", token), null, WireJson.Default.ImageList, ct);
+            token = list.Metadata?.Continue;
+            yield return list.Items.Select(ToState).ToList();
+        }
+        while (!string.IsNullOrEmpty(token));
+    }
+
+    private string PagePath(string collection, string? labelSelector, string? token)
+    {
+        var query = new StringBuilder(collection).Append("?limit=").Append(settings.Options.ResyncPageSize);
+        if (labelSelector is not null)
+        {
+            query.Append("&labelSelector=").Append(Uri.EscapeDataString(labelSelector));
+        }
+
+        if (!string.IsNullOrEmpty(token))
+        {
+            query.Append("&continue=").Append(Uri.EscapeDataString(token));
+        }
+
+        return query.ToString();
+    }
+
+    private static Workload Read(JsonElement element, ResourceKind kind, string verb, string path)
+    {
+        try
+        {
+            return WorkloadReader.Read(element, kind);
+        }
+        catch (FormatException e)
+        {
+            throw new ApiException(verb, path, 200, $"unreadable object: {e.Message}");
+        }
+    }
+
+    private static Dictionary<string, string> Labels(ImagePlan plan) => new()
+    {
+        ["controller"] = plan.Owner.Uid,
+        ["generation"] = plan.GenerationLabel,
+        [ManagedBy] = "cachier",
+    };
+
+    private static List<NameRef>? Secrets(DesiredImage image) =>
+        image.ImagePullSecrets.Count == 0 ? null : image.ImagePullSecrets.Select(s => new NameRef(s)).ToList();
+
+    internal static ImageState ToState(ImageObject image)
+    {
+        var meta = image.Metadata;
+        var labels = meta.Labels ?? [];
+        return new ImageState(
+            meta.Namespace ?? "",
+            meta.Name ?? "",
+            meta.Uid ?? "",
+            meta.ResourceVersion ?? "",
+            labels.GetValueOrDefault("controller"),
+            meta.OwnerReferences?.FirstOrDefault(o => o.Controller == true)?.Uid,
+            labels.TryGetValue("generation", out var g) && long.TryParse(g, out var gen) ? gen : null,
+            labels.GetValueOrDefault(ManagedBy) == "cachier",
+            image.Spec.Image ?? "",
+            string.IsNullOrEmpty(image.Spec.ServiceAccountName) ? null : image.Spec.ServiceAccountName,
+            image.Spec.ImagePullSecrets?.Select(s => s.Name).OfType<string>().Where(s => s.Length > 0).ToList() ?? []);
+    }
+
+    private static HttpContent Content<T>(T value, JsonTypeInfo<T> type, MediaTypeHeaderValue mediaType)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, type));
+        content.Headers.ContentType = mediaType;
+        return content;
+    }
+
+    private async Task<T> ReadAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var response = await SendAsync(method, path, content, ct);
+        await EnsureSuccessAsync(response, method.Method, path, ct);
+        return (await response.Content.ReadFromJsonAsync(type, ct))!;
+    }
+
+    /// <summary>A write: 404 and 409 are answers the reconciler expects; the rest must be 2xx.</summary>
+    private async Task<WriteResult> WriteAsync(HttpMethod method, string path, HttpContent content, CancellationToken ct)
+    {
+        using var response = await SendAsync(method, path, content, ct);
+        switch (response.StatusCode)
+        {
+            case HttpStatusCode.NotFound:
+                return WriteResult.NotFound;
+            case HttpStatusCode.Conflict:
+                return WriteResult.Conflict;
+        }
+
+        await EnsureSuccessAsync(response, method.Method, path, ct);
+        return WriteResult.Done;
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    {
+        var verb = method == HttpMethod.Get && path.Contains("?limit=") ? "LIST" : method.Method;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(settings.Options.ApiTimeout);
+        using var request = new HttpRequestMessage(method, _base + path) { Content = content };
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (client.Credentials is { } credentials)
+            {
+                await credentials.ProcessHttpRequestAsync(request, timeout.Token);
+            }
+
+            var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
+            Telemetry.ApiRequest(verb, (int)response.StatusCode, started);
+            return response;
+        }
+        catch (HttpRequestException e)
+        {
+            Telemetry.ApiRequest(verb, 0, started);
+            throw new ApiException(verb, path, null, $"API server unreachable: {e.Message}", inner: e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            Telemetry.ApiRequest(verb, 0, started);
+            throw new ApiException(verb, path, null, $"no answer within {settings.Options.ApiTimeout.TotalSeconds:0.###} s", inner: e);
+        }
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, string verb, string path, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        string message;
+        try
+        {
+            var status = await response.Content.ReadFromJsonAsync(WireJson.Default.StatusObject, ct);
+            message = status?.Message ?? status?.Reason ?? response.ReasonPhrase ?? "";
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException)
+        {
+            message = response.ReasonPhrase ?? "";
+        }
+
+        var retryAfter = response.Headers.RetryAfter?.Delta
+            ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+        throw new ApiException(verb, path, (int)response.StatusCode, $"{(int)response.StatusCode} {message}".TrimEnd(), retryAfter);
+    }
+}

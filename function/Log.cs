@@ -1,0 +1,57 @@
+using Cachier.Reconcile;
+
+namespace Cachier;
+
+/// <summary>Source-generated, structured log lines, keyed by {Namespace}/{Name}.</summary>
+public static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "{Type} {Kind} {Namespace}/{Name}: {Outcome} (created {Created}, updated {Updated}, deleted {Deleted}, unchanged {Unchanged}) in {DurationMs} ms{Reason}")]
+    public static partial void Handled(ILogger logger, string type, string? kind, string? @namespace, string? name, string outcome,
+        int created, int updated, int deleted, int unchanged, double durationMs, string reason);
+
+    [LoggerMessage(2, LogLevel.Warning, "{Type} {Kind} {Namespace}/{Name}: transient API failure, asking the sender to retry: {Reason}")]
+    public static partial void Transient(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason);
+
+    [LoggerMessage(3, LogLevel.Error, "{Type} {Kind} {Namespace}/{Name}: failed: {Reason}")]
+    public static partial void Failed(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason);
+
+    [LoggerMessage(4, LogLevel.Warning, "{Kind} {Namespace}/{Name}: Images of the same name belong to another owner, left alone: {Images}")]
+    public static partial void NotOwned(ILogger logger, string? kind, string? @namespace, string? name, string images);
+
+    [LoggerMessage(5, LogLevel.Warning, "Rejected a request with {Status}: {Reason}")]
+    public static partial void Rejected(ILogger logger, int status, string reason);
+
+    [LoggerMessage(6, LogLevel.Information, "Resync {Result}: {Workloads} workloads, created {Created}, updated {Updated}, deleted {Deleted}, failed {Failed}, skipped kinds [{SkippedKinds}] in {DurationMs} ms")]
+    public static partial void Resynced(ILogger logger, string result, int workloads, int created, int updated, int deleted, int failed, string skippedKinds, double durationMs);
+
+    [LoggerMessage(7, LogLevel.Warning, "Resync: kind {Kind} is not served by the API server, skipped: {Reason}")]
+    public static partial void KindNotServed(ILogger logger, string kind, string reason);
+
+    [LoggerMessage(8, LogLevel.Warning, "Resync: {Kind} {Namespace}/{Name}: {Outcome}: {Reason}")]
+    public static partial void ResyncFailure(ILogger logger, string? kind, string? @namespace, string? name, string outcome, string? reason);
+
+    [LoggerMessage(9, LogLevel.Information, "Cachier watching {Kinds}; API server {Server}")]
+    public static partial void Started(ILogger logger, string kinds, string server);
+
+    public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
+    {
+        switch (o.Result)
+        {
+            case Reconcile.Outcome.Transient:
+                Transient(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
+                break;
+            case Reconcile.Outcome.Failed:
+                Failed(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
+                break;
+            default:
+                if (o.NotOwned is { Count: > 0 })
+                {
+                    NotOwned(logger, o.Kind, o.Namespace, o.Name, string.Join(", ", o.NotOwned));
+                }
+
+                Handled(logger, type, o.Kind, o.Namespace, o.Name, o.Result, o.Created, o.Updated, o.Deleted, o.Unchanged,
+                    Math.Round(durationMs, 2), o.Reason is null ? "" : $": {o.Reason}");
+                break;
+        }
+    }
+}

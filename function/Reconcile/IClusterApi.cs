@@ -1,0 +1,69 @@
+using Cachier.Domain;
+
+namespace Cachier.Reconcile;
+
+/// <summary>What Cachier knows of an existing Image: only what the diff needs (a small constant per Image).</summary>
+public sealed record ImageState(
+    string Namespace,
+    string Name,
+    string Uid,
+    string ResourceVersion,
+    string? ControllerLabel,
+    string? OwnerUid,
+    long? Generation,
+    bool Managed,
+    string Image,
+    string? ServiceAccountName,
+    IReadOnlyList<string> ImagePullSecrets)
+{
+    public bool BelongsTo(string workloadUid) => ControllerLabel == workloadUid || OwnerUid == workloadUid;
+
+    public bool SameSpec(DesiredImage desired) =>
+        ServiceAccountName == desired.ServiceAccountName && ImagePullSecrets.SequenceEqual(desired.ImagePullSecrets);
+}
+
+public enum WriteResult { Done, NotFound, Conflict }
+
+/// <summary>
+/// The only port the reconciler uses. Expected answers (404, 409) come back as values; anything else
+/// is an <see cref="ApiException"/>.
+/// </summary>
+public interface IClusterApi
+{
+    Task<Workload?> GetWorkloadAsync(ResourceKind kind, string ns, string name, CancellationToken ct);
+
+    Task<IReadOnlyList<ImageState>> ListImagesAsync(string ns, string controllerUid, CancellationToken ct);
+
+    Task<ImageState?> GetImageAsync(string ns, string name, CancellationToken ct);
+
+    /// <returns><see cref="WriteResult.Conflict"/> when the name already exists.</returns>
+    Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct);
+
+    /// <summary>Sets labels (and the spec when <paramref name="desired"/> is given), guarded by resourceVersion.</summary>
+    Task<WriteResult> UpdateImageAsync(ImagePlan plan, ImageState current, DesiredImage? desired, CancellationToken ct);
+
+    /// <summary>Deletes with uid and resourceVersion preconditions.</summary>
+    Task<WriteResult> DeleteImageAsync(ImageState image, CancellationToken ct);
+
+    /// <summary>Cluster-wide, page by page.</summary>
+    IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, CancellationToken ct);
+
+    /// <summary>Every Image carrying a <c>controller</c> label, cluster-wide, page by page.</summary>
+    IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync(CancellationToken ct);
+}
+
+/// <summary>An API-server answer the reconciler did not expect. Classified by status code, never by text.</summary>
+public sealed class ApiException(string verb, string path, int? statusCode, string message, TimeSpan? retryAfter = null, Exception? inner = null)
+    : Exception($"{verb} {path}: {message}", inner)
+{
+    public string Verb { get; } = verb;
+
+    public string Path { get; } = path;
+
+    /// <summary>null when no HTTP answer came (refused, reset, timed out). 409 here means contention that outlasted the retries.</summary>
+    public int? StatusCode { get; } = statusCode;
+
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    public bool IsTransient => StatusCode is null or 409 or 429 or >= 500;
+}

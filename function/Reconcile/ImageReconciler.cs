@@ -1,0 +1,252 @@
+using Cachier.Domain;
+
+namespace Cachier.Reconcile;
+
+public enum WorkloadAction { Add, Update, Delete }
+
+/// <summary>A workload event, already validated: the edge turned the CloudEvent into this.</summary>
+public sealed record WorkloadEvent(WorkloadAction Action, WorkloadRef Ref, Workload? Object);
+
+/// <summary>LIST, diff, and write only the difference (SPEC section 5).</summary>
+public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, PlanMemo memo, KeyedLock locks)
+{
+    private const int MaxAttempts = 3;
+
+    /// <summary>Events and the resync serialise on the same key for one workload.</summary>
+    public static string LockKey(WorkloadRef target) => $"{target.ApiVersion}/{target.Kind}/{target.Namespace}/{target.Name}";
+
+    public async Task<Outcome> ReconcileAsync(WorkloadEvent ev, CancellationToken ct)
+    {
+        var target = ev.Ref;
+        var kind = settings.FindKind(target.ApiVersion, target.Kind);
+        if (kind is null)
+        {
+            return Outcome.For(Outcome.Ignored, target, $"kind {target.Kind} of {target.ApiVersion} is not configured");
+        }
+
+        if (ev.Action == WorkloadAction.Delete)
+        {
+            // Garbage collection removes the Images through their ownerReferences.
+            return Outcome.For(Outcome.DeletedResult, target, "garbage collection removes the Images");
+        }
+
+        if (settings.ExcludedNamespaces.Contains(target.Namespace))
+        {
+            return Outcome.For(Outcome.Ignored, target, $"namespace {target.Namespace} is excluded");
+        }
+
+        using var held = await locks.AcquireAsync(LockKey(target), ct);
+        try
+        {
+            var workload = ev.Object ?? await api.GetWorkloadAsync(kind, target.Namespace, target.Name, ct);
+            return workload is null
+                ? Outcome.For(Outcome.Gone, target, "the workload no longer exists")
+                : await ApplyAsync(workload, indexed: null, ct);
+        }
+        catch (ApiException e)
+        {
+            return Outcome.FromApiError(target, e);
+        }
+    }
+
+    /// <summary>
+    /// Brings one workload's Images to its plan. <paramref name="indexed"/> = its Images as the resync
+    /// already listed them (then neither the memo nor a LIST is used); null = LIST them here.
+    /// </summary>
+    public async Task<Outcome> ApplyAsync(Workload workload, IReadOnlyList<ImageState>? indexed, CancellationToken ct)
+    {
+        var target = workload.Ref;
+        if (workload.Pod is null)
+        {
+            return Outcome.For(Outcome.Ignored, target, $"no pod spec at {Kubernetes.WorkloadReader.Shapes}");
+        }
+
+        var plan = ImagePlanner.Plan(workload, settings.Filters);
+        var print = PlanMemo.Fingerprint(plan);
+        if (indexed is null && memo.Matches(workload.Uid, print))
+        {
+            return Outcome.For(plan.Cache ? Outcome.Reconciled : Outcome.Disabled, target, "unchanged since last applied")
+                with { Unchanged = plan.Images.Count };
+        }
+
+        memo.Forget(workload.Uid);
+        var existing = indexed ?? await api.ListImagesAsync(workload.Namespace, workload.Uid, ct);
+        if (existing.FirstOrDefault(i => i.Generation > workload.Generation) is { } newer)
+        {
+            return Outcome.For(Outcome.Stale, target,
+                $"generation {workload.Generation} is older than {newer.Generation} already applied to Image {newer.Name}");
+        }
+
+        var outcome = plan.Cache
+            ? await DiffAsync(plan, existing, ct)
+            : Outcome.For(Outcome.Disabled, target, plan.Reason) with { Deleted = await DeleteAllAsync(existing, ct) };
+        if (outcome.NotOwned is not { Count: > 0 })
+        {
+            memo.Remember(workload.Uid, print);
+        }
+
+        return outcome;
+    }
+
+    private async Task<Outcome> DiffAsync(ImagePlan plan, IReadOnlyList<ImageState> existing, CancellationToken ct)
+    {
+        var uid = plan.Owner.Uid;
+        var desired = plan.Images.ToDictionary(d => d.Image, StringComparer.Ordinal);
+
+        // One keeper per desired image (ours by name if present, else adopt cachier's oldest name); the rest is surplus.
+        var keep = new Dictionary<string, ImageState>(StringComparer.Ordinal);
+        var surplus = new List<ImageState>();
+        foreach (var group in existing.GroupBy(i => i.Image, StringComparer.Ordinal))
+        {
+            if (!desired.TryGetValue(group.Key, out var want))
+            {
+                surplus.AddRange(group);
+                continue;
+            }
+
+            var keeper = group.FirstOrDefault(i => i.Name == want.Name) ?? group.OrderBy(i => i.Name, StringComparer.Ordinal).First();
+            keep[group.Key] = keeper;
+            surplus.AddRange(group.Where(i => !ReferenceEquals(i, keeper)));
+        }
+
+        int created = 0, updated = 0, deleted = 0;
+        var notOwned = new List<string>();
+        var unchanged = new List<ImageState>();
+        foreach (var want in plan.Images)
+        {
+            if (!keep.TryGetValue(want.Image, out var current))
+            {
+                switch (await CreateAsync(plan, want, ct))
+                {
+                    case (true, _):
+                        created++;
+                        continue;
+                    case (false, null):
+                        notOwned.Add(want.Image);
+                        continue;
+                    case (false, { } found):
+                        current = found;
+                        break;
+                }
+            }
+
+            if (current.SameSpec(want))
+            {
+                unchanged.Add(current);
+            }
+            else if (await UpdateAsync(plan, current, want, ct))
+            {
+                updated++;
+            }
+            else if ((await CreateAsync(plan, want, ct)).Created)
+            {
+                created++;
+            }
+        }
+
+        foreach (var extra in surplus)
+        {
+            deleted += await DeleteAsync(extra, ct) ? 1 : 0;
+        }
+
+        // Keep the stale guard exact: every remaining Image carries the generation last written.
+        var relabeled = 0;
+        if (created + updated + deleted > 0)
+        {
+            foreach (var stay in unchanged.Where(i => i.Generation != plan.Owner.Generation || !i.Managed))
+            {
+                relabeled += await UpdateAsync(plan, stay, null, ct) ? 1 : 0;
+            }
+        }
+
+        return new Outcome(notOwned.Count > 0 ? Outcome.NotOwnedResult : Outcome.Reconciled,
+            plan.Owner.Kind, plan.Owner.Namespace, plan.Owner.Name,
+            notOwned.Count > 0 ? "an Image of the same name belongs to another owner" : null,
+            created, updated + relabeled, deleted, unchanged.Count - relabeled, notOwned.Count > 0 ? notOwned : null);
+    }
+
+    /// <returns>Created; or the existing Image of that name when it is ours; or (false, null) when it is not.</returns>
+    private async Task<(bool Created, ImageState? Existing)> CreateAsync(ImagePlan plan, DesiredImage want, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            if (await api.CreateImageAsync(plan, want, ct) == WriteResult.Done)
+            {
+                return (true, null);
+            }
+
+            var found = await api.GetImageAsync(plan.Owner.Namespace, want.Name, ct);
+            if (found is not null)
+            {
+                return found.BelongsTo(plan.Owner.Uid) && found.Image == want.Image ? (false, found) : (false, null);
+            }
+
+            // Deleted between our create and our read: try again.
+        }
+
+        throw Contention("POST", want.Name);
+    }
+
+    /// <summary>Optimistic concurrency: on 409 re-read and retry, bounded. False when the Image is gone.</summary>
+    private async Task<bool> UpdateAsync(ImagePlan plan, ImageState current, DesiredImage? want, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            switch (await api.UpdateImageAsync(plan, current, want, ct))
+            {
+                case WriteResult.Done:
+                    return true;
+                case WriteResult.NotFound:
+                    return false;
+            }
+
+            // Gone, or already written by a newer generation of the workload: leave it.
+            if (await api.GetImageAsync(current.Namespace, current.Name, ct) is not { } fresh || fresh.Generation > plan.Owner.Generation)
+            {
+                return false;
+            }
+
+            current = fresh;
+        }
+
+        throw Contention("PATCH", current.Name);
+    }
+
+    /// <summary>Deletes with preconditions; 404 is fine; on 409 re-read and retry, bounded.</summary>
+    private async Task<bool> DeleteAsync(ImageState image, CancellationToken ct)
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            switch (await api.DeleteImageAsync(image, ct))
+            {
+                case WriteResult.Done:
+                    return true;
+                case WriteResult.NotFound:
+                    return false;
+            }
+
+            if (await api.GetImageAsync(image.Namespace, image.Name, ct) is not { } fresh || fresh.Uid != image.Uid)
+            {
+                return false;
+            }
+
+            image = fresh;
+        }
+
+        throw Contention("DELETE", image.Name);
+    }
+
+    private async Task<int> DeleteAllAsync(IReadOnlyList<ImageState> images, CancellationToken ct)
+    {
+        var deleted = 0;
+        foreach (var image in images)
+        {
+            deleted += await DeleteAsync(image, ct) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    private static ApiException Contention(string verb, string name) =>
+        new(verb, name, 409, $"Image {name} kept changing under {MaxAttempts} attempts");
+}

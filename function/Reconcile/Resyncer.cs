@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using Cachier.Domain;
+
+namespace Cachier.Reconcile;
+
+/// <summary>What one full resync did.</summary>
+public sealed record ResyncSummary(
+    string Result,
+    int Workloads,
+    int Images,
+    int Created,
+    int Updated,
+    int Deleted,
+    int Failed,
+    IReadOnlyList<string> SkippedKinds,
+    IReadOnlyList<string> Failures,
+    double DurationMs,
+    bool Joined = false);
+
+/// <summary>
+/// Backfill and drift repair (SPEC section 7): one paginated LIST per kind, one paginated LIST of labelled
+/// Images indexed by controller uid, then every workload reconciled against its indexed Images.
+/// A trigger while a resync runs joins it instead of starting a second one.
+/// </summary>
+public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings, KeyedLock locks,
+    ILogger<Resyncer> logger, IHostApplicationLifetime lifetime)
+{
+    private const int MaxReportedFailures = 20;
+    private readonly Lock _gate = new();
+    private Task<ResyncSummary>? _running;
+
+    public Task<ResyncSummary> RunAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            if (_running is { IsCompleted: false } running)
+            {
+                return running.ContinueWith(t => t.Result with { Joined = true }, ct, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+
+            // The resync outlives the request that triggered it: a sender's timeout must not abort a half-done repair.
+            _running = Task.Run(() => RunCoreAsync(lifetime.ApplicationStopping), CancellationToken.None);
+            return _running.WaitAsync(ct);
+        }
+    }
+
+    private async Task<ResyncSummary> RunCoreAsync(CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        int workloads = 0, created = 0, updated = 0, deleted = 0, failed = 0;
+        var skipped = new List<string>();
+        var failures = new List<string>();
+        var index = new Dictionary<string, List<ImageState>>(StringComparer.Ordinal);
+        var images = 0;
+        string result;
+        try
+        {
+            await foreach (var page in api.ListAllImagesAsync(ct))
+            {
+                foreach (var image in page.Where(i => i.ControllerLabel is not null))
+                {
+                    images++;
+                    (index.TryGetValue(image.ControllerLabel!, out var list) ? list : index[image.ControllerLabel!] = []).Add(image);
+                }
+            }
+
+            foreach (var kind in settings.Kinds)
+            {
+                try
+                {
+                    await foreach (var page in api.ListWorkloadsAsync(kind, ct))
+                    {
+                        await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
+                            async (workload, token) =>
+                            {
+                                var outcome = await ReconcileOneAsync(workload, index.GetValueOrDefault(workload.Uid) ?? [], token);
+                                lock (failures)
+                                {
+                                    workloads++;
+                                    created += outcome.Created;
+                                    updated += outcome.Updated;
+                                    deleted += outcome.Deleted;
+                                    if (outcome.Result is Outcome.Transient or Outcome.Failed)
+                                    {
+                                        failed++;
+                                        if (failures.Count < MaxReportedFailures)
+                                        {
+                                            failures.Add($"{workload.Kind} {workload.Namespace}/{workload.Name}: {outcome.Reason}");
+                                        }
+
+                                        Log.ResyncFailure(logger, outcome.Kind, outcome.Namespace, outcome.Name, outcome.Result, outcome.Reason);
+                                    }
+                                }
+                            });
+                    }
+                }
+                catch (ApiException e) when (e.StatusCode == 404)
+                {
+                    // For example CronJob.v1.batch on a 1.20 API server, which serves only batch/v1beta1.
+                    skipped.Add(kind.ToString());
+                    Log.KindNotServed(logger, kind.ToString(), e.Message);
+                }
+            }
+
+            result = failed == 0 ? "completed" : "partial";
+        }
+        catch (ApiException e)
+        {
+            failures.Add(e.Message);
+            result = "failed";
+        }
+
+        var duration = Stopwatch.GetElapsedTime(started);
+        Telemetry.Resync(result, duration, created + updated + deleted);
+        Log.Resynced(logger, result, workloads, created, updated, deleted, failed, string.Join(", ", skipped), Math.Round(duration.TotalMilliseconds, 1));
+        return new ResyncSummary(result, workloads, images, created, updated, deleted, failed, skipped, failures, Math.Round(duration.TotalMilliseconds, 1));
+    }
+
+    private async Task<Outcome> ReconcileOneAsync(Workload workload, IReadOnlyList<ImageState> indexed, CancellationToken ct)
+    {
+        if (settings.ExcludedNamespaces.Contains(workload.Namespace))
+        {
+            return Outcome.For(Outcome.Ignored, workload.Ref, "namespace excluded");
+        }
+
+        using var held = await locks.AcquireAsync(ImageReconciler.LockKey(workload.Ref), ct);
+        try
+        {
+            var outcome = await reconciler.ApplyAsync(workload, indexed, ct);
+            Telemetry.Images(outcome.Created, outcome.Updated, outcome.Deleted);
+            return outcome;
+        }
+        catch (ApiException e)
+        {
+            return Outcome.FromApiError(workload.Ref, e);
+        }
+    }
+}

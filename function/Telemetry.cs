@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Cachier;
+
+/// <summary>Cachier's instruments (System.Diagnostics.Metrics); exported at <c>/metrics</c>.</summary>
+public static class Telemetry
+{
+    public const string MeterName = "Cachier";
+
+    private static readonly Meter Meter = new(MeterName);
+
+    private static readonly Counter<long> Events = Meter.CreateCounter<long>("cachier.events", "{event}", "CloudEvents handled, by type and outcome");
+    private static readonly Histogram<double> ReconcileDuration = Meter.CreateHistogram<double>("cachier.reconcile.duration", "s", "Time to handle one workload event");
+    private static readonly Counter<long> ImagesWritten = Meter.CreateCounter<long>("cachier.images", "{image}", "Images written, by operation (created, updated, deleted)");
+    private static readonly Counter<long> ApiRequests = Meter.CreateCounter<long>("cachier.api.requests", "{request}", "API-server requests, by verb and status code (0 = no answer)");
+    private static readonly Histogram<double> ApiDuration = Meter.CreateHistogram<double>("cachier.api.duration", "s", "API-server request latency, by verb");
+    private static readonly Counter<long> ResyncRuns = Meter.CreateCounter<long>("cachier.resync.runs", "{run}", "Resyncs run, by result");
+    private static readonly Histogram<double> ResyncDuration = Meter.CreateHistogram<double>("cachier.resync.duration", "s", "Duration of a full resync");
+    private static readonly Counter<long> ResyncDrift = Meter.CreateCounter<long>("cachier.resync.drift", "{image}", "Images written by resyncs to repair drift");
+
+    public static void Event(string type, string outcome, long startedTimestamp)
+    {
+        Events.Add(1, new("type", type), new("outcome", outcome));
+        ReconcileDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+    }
+
+    public static void Images(int created, int updated, int deleted)
+    {
+        Add(created, "created");
+        Add(updated, "updated");
+        Add(deleted, "deleted");
+
+        static void Add(int count, string operation)
+        {
+            if (count > 0)
+            {
+                ImagesWritten.Add(count, new KeyValuePair<string, object?>("operation", operation));
+            }
+        }
+    }
+
+    public static void ApiRequest(string verb, int status, long startedTimestamp)
+    {
+        ApiRequests.Add(1, new("verb", verb), new("code", status));
+        ApiDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("verb", verb));
+    }
+
+    public static void Resync(string result, TimeSpan duration, int drift)
+    {
+        ResyncRuns.Add(1, new KeyValuePair<string, object?>("result", result));
+        ResyncDuration.Record(duration.TotalSeconds);
+        ResyncDrift.Add(drift);
+    }
+}

@@ -1,0 +1,597 @@
+#!/usr/bin/env bash
+# local-cluster.sh - run a real, local Kubernetes API server (no Docker needed).
+#
+# What runs, all on 127.0.0.1:
+#   etcd                     Debian package etcd-server
+#   kube-apiserver           v1.20.2, built once from Debian bookworm's source package "kubernetes"
+#   kube-controller-manager  v1.20.2, same build (garbage collection, ServiceAccount tokens,
+#                            namespace deletion). There is no scheduler and no kubelet: Pods stay Pending.
+# The CRDs in scripts/crds/ are applied once the API server is ready.
+#
+# Usage: scripts/local-cluster.sh install|up|down|status|env
+#   install  install the Debian packages and build the binaries once (cached; idempotent)
+#   up       install, then start etcd + kube-apiserver + kube-controller-manager and apply the CRDs
+#            (idempotent: when the cluster is already up and healthy it just says so)
+#   down     stop the processes started by "up" (by recorded pid) and remove the state folder
+#   status   show what runs (exit code 0 when healthy, 1 otherwise)
+#   env      print "export KUBECONFIG=..."; use: eval "$(scripts/local-cluster.sh env)"
+#
+# Environment:
+#   CACHIER_CACHE           build cache             (default: $HOME/.cache/cachier)
+#                           binaries in $CACHIER_CACHE/k8s-v1.20.2/bin/
+#   CACHIER_CLUSTER_DIR     runtime state: certificates, tokens, etcd data, logs, pids, kubeconfig
+#                           (default: /tmp/cachier-cluster)
+#   CACHIER_ETCD_PORT       etcd client port        (default: 23790)
+#   CACHIER_ETCD_PEER_PORT  etcd peer port          (default: CACHIER_ETCD_PORT + 10, i.e. 23800)
+#   CACHIER_APISERVER_PORT  kube-apiserver port     (default: 16443)
+#
+# Must run as root (apt-get, build). Works without a terminal (no prompts).
+
+set -Eeuo pipefail
+
+readonly K8S_VERSION=v1.20.2
+SCRIPT_DIR="$(cd "$(dirname "$0")" && pwd)"
+readonly SCRIPT_DIR
+readonly CRD_DIR="$SCRIPT_DIR/crds"
+
+CACHE_DIR="$(realpath -m "${CACHIER_CACHE:-${HOME:-/root}/.cache/cachier}")"
+STATE_DIR="$(realpath -m "${CACHIER_CLUSTER_DIR:-/tmp/cachier-cluster}")"
+readonly CACHE_DIR STATE_DIR
+readonly BIN_DIR="$CACHE_DIR/k8s-$K8S_VERSION/bin"
+readonly WORK_DIR="$CACHE_DIR/build-tree"
+readonly BUILD_LOG="$CACHE_DIR/build.log"
+readonly APT_LOG="$CACHE_DIR/apt.log"
+
+ETCD_PORT="${CACHIER_ETCD_PORT:-23790}"
+ETCD_PEER_PORT="${CACHIER_ETCD_PEER_PORT:-$((ETCD_PORT + 10))}"
+APISERVER_PORT="${CACHIER_APISERVER_PORT:-16443}"
+
+readonly PKI_DIR="$STATE_DIR/pki"
+readonly LOG_DIR="$STATE_DIR/logs"
+readonly PID_DIR="$STATE_DIR/pids"
+readonly KUBECONFIG_FILE="$STATE_DIR/kubeconfig"
+readonly MARKER="$STATE_DIR/.cachier-local-cluster"
+readonly STATE_LOCK="${STATE_DIR%/}.lock"
+
+readonly RUNTIME_PACKAGES=(etcd-server openssl curl util-linux)
+readonly BUILD_PACKAGES=(golang-go rsync make dpkg-dev xz-utils
+  golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+readonly COMPONENTS=(etcd kube-apiserver kube-controller-manager)
+
+export DEBIAN_FRONTEND=noninteractive
+
+STEP="starting"
+
+# ---------------------------------------------------------------------------------------------
+# messages and errors
+# ---------------------------------------------------------------------------------------------
+info() { printf 'local-cluster: %s\n' "$*" >&2; }
+
+# fail MESSAGE [LOGFILE]: print which step failed and the end of the relevant log, then exit 1.
+fail() {
+  trap - ERR
+  printf 'local-cluster: ERROR during "%s": %s\n' "$STEP" "$1" >&2
+  if [[ -n ${2:-} && -f $2 ]]; then
+    printf -- '--- last lines of %s ---\n' "$2" >&2
+    tail -n "${CACHIER_LOG_LINES:-30}" "$2" >&2 || true
+    printf -- '--- end of %s ---\n' "$2" >&2
+  fi
+  exit 1
+}
+
+on_unexpected_error() {
+  local rc=$? line=$1
+  trap - ERR
+  printf 'local-cluster: ERROR during "%s": command failed (exit code %s) at %s line %s\n' \
+    "$STEP" "$rc" "$0" "$line" >&2
+  exit "$rc"
+}
+trap 'on_unexpected_error $LINENO' ERR
+
+step() { STEP="$1"; info "$1"; }
+
+usage() {
+  sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
+}
+
+require_root() {
+  [[ $(id -u) -eq 0 ]] || fail "this needs root (apt-get, building, writing $STATE_DIR); run it as root"
+}
+
+# ---------------------------------------------------------------------------------------------
+# processes
+# ---------------------------------------------------------------------------------------------
+
+# pid_alive PID: true when PID exists and is not a zombie (PID 1 here does not reap orphans).
+pid_alive() {
+  local pid=$1 state
+  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/stat ]] || return 1
+  state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]) .*/\1/' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ -n $state && $state != Z && $state != X && $state != x ]]
+}
+
+# running_pid NAME: prints the recorded pid of component NAME when it is alive and is ours
+# (its command line mentions our state folder, which guards against reused pids).
+running_pid() {
+  local f="$PID_DIR/$1.pid" pid
+  [[ -f $f ]] || return 1
+  pid="$(<"$f")"
+  pid_alive "$pid" || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE_DIR" || return 1
+  printf '%s\n' "$pid"
+}
+
+# start_process NAME COMMAND...: start detached from this script (own session, no stdin,
+# output to $LOG_DIR/NAME.log) so it keeps running after the script exits; record its pid.
+start_process() {
+  local name=$1
+  shift
+  setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  printf '%s\n' "$!" >"$PID_DIR/$name.pid"
+}
+
+# stop_process NAME: stop the recorded process (TERM, then KILL after 20 s).
+stop_process() {
+  local name=$1 pid i
+  if ! pid="$(running_pid "$name")"; then
+    rm -f "$PID_DIR/$name.pid"
+    return 0
+  fi
+  info "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 200; i++)); do
+    pid_alive "$pid" || break
+    sleep 0.1
+  done
+  if pid_alive "$pid"; then
+    info "$name (pid $pid) did not stop after 20 s; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      pid_alive "$pid" || break
+      sleep 0.1
+    done
+    if pid_alive "$pid"; then fail "could not stop $name (pid $pid)"; fi
+  fi
+  rm -f "$PID_DIR/$name.pid"
+}
+
+port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# ---------------------------------------------------------------------------------------------
+# install: packages and the kube-apiserver / kube-controller-manager build
+# ---------------------------------------------------------------------------------------------
+APT_UPDATED=0
+
+pkg_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+apt_update() {
+  if ((APT_UPDATED)); then return 0; fi
+  step "apt-get update"
+  apt-get update >>"$APT_LOG" 2>&1 || fail "apt-get update failed" "$APT_LOG"
+  APT_UPDATED=1
+}
+
+kubernetes_source_known() {
+  apt-cache showsrc kubernetes 2>/dev/null | grep -q '^Package: kubernetes$'
+}
+
+# Add a deb-src entry: a copy of the machine's Debian .sources file with "Types: deb-src".
+# Returns 0 when a file was written (the package lists then need an update).
+add_deb_src() {
+  local src='' f dest=/etc/apt/sources.list.d/cachier-debian-src.sources
+  if [[ -f $dest ]]; then return 1; fi
+  if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+    src=/etc/apt/sources.list.d/debian.sources
+  else
+    for f in /etc/apt/sources.list.d/*.sources; do
+      [[ -f $f && $f != "$dest" ]] || continue
+      if grep -qiE '^URIs:.*debian' "$f"; then src=$f; break; fi
+    done
+  fi
+  if [[ -n $src ]]; then
+    info "adding deb-src entry $dest (copy of $src)"
+    sed -E 's/^Types:.*/Types: deb-src/' "$src" >"$dest"
+  elif [[ -f /etc/apt/sources.list ]] && grep -qE '^deb[[:space:]]' /etc/apt/sources.list; then
+    dest=/etc/apt/sources.list.d/cachier-debian-src.list
+    if [[ -f $dest ]]; then return 1; fi
+    info "adding deb-src entry $dest (from /etc/apt/sources.list)"
+    sed -nE 's/^deb([[:space:]])/deb-src\1/p' /etc/apt/sources.list >"$dest"
+  else
+    fail "no Debian apt source found under /etc/apt to derive a deb-src entry from"
+  fi
+  return 0
+}
+
+binaries_ok() {
+  local b
+  for b in kube-apiserver kube-controller-manager; do
+    [[ -x $BIN_DIR/$b ]] || return 1
+    "$BIN_DIR/$b" --version 2>/dev/null | grep -qF "$K8S_VERSION" || return 1
+  done
+}
+
+build_kubernetes() {
+  local started=$SECONDS src pair vendor debian b
+  rm -rf "$WORK_DIR"
+  mkdir -p "$WORK_DIR"
+  : >"$BUILD_LOG"
+
+  step "downloading the kubernetes source package (apt-get source kubernetes, ~34 MB)"
+  (cd "$WORK_DIR" && apt-get source kubernetes) >>"$BUILD_LOG" 2>&1 ||
+    fail "apt-get source kubernetes failed" "$BUILD_LOG"
+  src="$(find "$WORK_DIR" -mindepth 1 -maxdepth 1 -type d -name 'kubernetes-*' | head -n 1)"
+  [[ -n $src && -f $src/Makefile ]] ||
+    fail "apt-get source did not unpack a kubernetes-*/ source tree in $WORK_DIR" "$BUILD_LOG"
+
+  # vendored modern-go/reflect2 v1.0.1 breaks on Go >= 1.18 (kube-apiserver panics in
+  # reflect.makemap on the first custom-resource object): use Debian's reflect2 and json-iterator.
+  step "patching vendor/ (reflect2, json-iterator) with Debian's copies"
+  for pair in modern-go/reflect2 json-iterator/go; do
+    vendor="$src/vendor/github.com/$pair"
+    debian="/usr/share/gocode/src/github.com/$pair"
+    [[ -d $vendor ]] || fail "missing $vendor in the source tree"
+    [[ -d $debian ]] || fail "missing $debian (Debian package not installed?)"
+    find "$vendor" -mindepth 1 -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) \
+      ! -name '*_test.go' -delete
+    find "$debian" -mindepth 1 -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) \
+      ! -name '*_test.go' -exec cp {} "$vendor/" \;
+  done
+
+  step "building kube-apiserver and kube-controller-manager $K8S_VERSION (several minutes; log: $BUILD_LOG)"
+  # GOPATH mode, as Debian's own rules do. (&& chain: "set -e" is off left of "||")
+  (
+    unset GOFLAGS GO111MODULE GOOS GOARCH GOROOT GOBIN GOTOOLCHAIN &&
+      export GOPATH="$src/.go" CGO_ENABLED=0 GOCACHE="$WORK_DIR/go-build" GOPROXY=off &&
+      cd "$src" &&
+      mkdir -p .go/src/k8s.io &&
+      ln -sfn ../../.. .go/src/k8s.io/kubernetes &&
+      KUBE_GIT_VERSION="$K8S_VERSION" KUBE_GIT_TREE_STATE=clean \
+        make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
+  ) >>"$BUILD_LOG" 2>&1 || fail "make failed" "$BUILD_LOG"
+
+  step "caching the binaries in $BIN_DIR"
+  mkdir -p "$BIN_DIR"
+  for b in kube-apiserver kube-controller-manager; do
+    [[ -f $src/_output/bin/$b ]] || fail "the build did not produce _output/bin/$b" "$BUILD_LOG"
+    cp "$src/_output/bin/$b" "$BIN_DIR/.$b.tmp"
+    chmod 0755 "$BIN_DIR/.$b.tmp"
+    mv -f "$BIN_DIR/.$b.tmp" "$BIN_DIR/$b"
+  done
+  binaries_ok || fail "the built binaries do not run ($BIN_DIR/kube-apiserver --version)" "$BUILD_LOG"
+
+  step "removing the build tree $WORK_DIR"
+  rm -rf "$WORK_DIR"
+  info "build done in $((SECONDS - started)) s"
+}
+
+cmd_install() {
+  require_root
+  mkdir -p "$CACHE_DIR"
+  exec 8>"$CACHE_DIR/.install.lock"
+  STEP="waiting for another install/build to finish ($CACHE_DIR/.install.lock)"
+  flock -w 3600 8 || fail "timed out waiting for the lock"
+
+  local need_build=0 need_update=0 p
+  local -a wanted=("${RUNTIME_PACKAGES[@]}") missing=()
+  if ! binaries_ok; then
+    need_build=1
+    wanted+=("${BUILD_PACKAGES[@]}")
+  fi
+  for p in "${wanted[@]}"; do
+    if ! pkg_installed "$p"; then missing+=("$p"); fi
+  done
+  if ((${#missing[@]} > 0)); then need_update=1; fi
+  if ((need_build)) && ! kubernetes_source_known; then
+    STEP="adding a deb-src entry"
+    if add_deb_src; then need_update=1; fi
+  fi
+  if ((need_update)); then apt_update; fi
+
+  if ((${#missing[@]})); then
+    step "apt-get install ${missing[*]}"
+    apt-get install -y --no-install-recommends "${missing[@]}" >>"$APT_LOG" 2>&1 ||
+      fail "apt-get install failed" "$APT_LOG"
+  fi
+  command -v etcd >/dev/null || fail "etcd is not on PATH after installing etcd-server"
+  command -v kubectl >/dev/null ||
+    fail "kubectl is not on PATH (expected /usr/bin/kubectl; 'make WHAT=cmd/kubectl' in the source tree builds one)"
+
+  if ((need_build)); then
+    kubernetes_source_known ||
+      fail "apt does not know the source package 'kubernetes' (deb-src entry missing?)" "$APT_LOG"
+    build_kubernetes
+  else
+    info "cached binaries OK: $BIN_DIR ($("$BIN_DIR/kube-apiserver" --version))"
+  fi
+  exec 8>&-
+}
+
+# ---------------------------------------------------------------------------------------------
+# up / down / status / env
+# ---------------------------------------------------------------------------------------------
+admin_token() { cut -d, -f1 "$PKI_DIR/tokens.csv"; }
+
+readyz_ok() {
+  [[ -f $PKI_DIR/ca.crt && -f $PKI_DIR/tokens.csv ]] || return 1
+  [[ "$(curl -sS --max-time 5 --cacert "$PKI_DIR/ca.crt" \
+    -H "Authorization: Bearer $(admin_token)" \
+    "https://127.0.0.1:$(recorded_port APISERVER_PORT)/readyz" 2>/dev/null)" == ok ]]
+}
+
+etcd_ok() {
+  curl -sS --max-time 5 "http://127.0.0.1:$(recorded_port ETCD_PORT)/health" 2>/dev/null |
+    grep -q '"health":"true"'
+}
+
+# recorded_port NAME: the port the running cluster was started with (falls back to the env).
+recorded_port() {
+  local v=''
+  if [[ -f $STATE_DIR/ports ]]; then v="$(sed -n "s/^$1=//p" "$STATE_DIR/ports")"; fi
+  [[ -n $v ]] || v="${!1}"
+  printf '%s\n' "$v"
+}
+
+cluster_healthy() {
+  local c
+  for c in "${COMPONENTS[@]}"; do running_pid "$c" >/dev/null || return 1; done
+  etcd_ok && readyz_ok
+}
+
+kc() { kubectl --kubeconfig "$KUBECONFIG_FILE" --request-timeout 20s "$@"; }
+
+# wait_until TIMEOUT_SECONDS COMPONENT CHECK...: poll CHECK every 0.5 s; fail with the
+# component's log when it times out or when the component process died.
+wait_until() {
+  local timeout=$1 comp=$2 deadline
+  shift 2
+  deadline=$((SECONDS + timeout))
+  until "$@"; do
+    running_pid "$comp" >/dev/null ||
+      fail "$comp exited (see $LOG_DIR/$comp.log)" "$LOG_DIR/$comp.log"
+    ((SECONDS < deadline)) || fail "timed out after ${timeout} s" "$LOG_DIR/$comp.log"
+    sleep 0.5
+  done
+}
+
+make_pki() {
+  step "creating certificates, service-account key and admin token in $PKI_DIR"
+  local log="$LOG_DIR/pki.log"
+  # (&& chains: "set -e" has no effect inside a subshell that runs left of "||")
+  cat >"$PKI_DIR/apiserver.ext" <<'EOF'
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1
+EOF
+  (
+    cd "$PKI_DIR" &&
+      openssl req -x509 -new -nodes -newkey rsa:2048 -sha256 -days 3650 \
+        -keyout ca.key -out ca.crt -subj "/CN=cachier-local-ca" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" &&
+      openssl req -new -nodes -newkey rsa:2048 -sha256 \
+        -keyout apiserver.key -out apiserver.csr -subj "/CN=kube-apiserver" &&
+      openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -sha256 -days 3650 -extfile apiserver.ext -out apiserver.crt &&
+      openssl genrsa -out sa.key 2048 &&
+      openssl rsa -in sa.key -pubout -out sa.pub &&
+      token="$(openssl rand -hex 32)" &&
+      printf '%s,admin,admin,"system:masters"\n' "$token" >tokens.csv &&
+      chmod 0600 ca.key apiserver.key sa.key tokens.csv
+  ) >"$log" 2>&1 || fail "openssl failed" "$log"
+}
+
+write_kubeconfig() {
+  local ca
+  ca="$(base64 -w0 <"$PKI_DIR/ca.crt")"
+  umask 077
+  cat >"$KUBECONFIG_FILE" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: cachier-local
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority-data: $ca
+users:
+- name: cachier-admin
+  user:
+    token: $(admin_token)
+contexts:
+- name: cachier-local
+  context:
+    cluster: cachier-local
+    user: cachier-admin
+    namespace: default
+current-context: cachier-local
+EOF
+  umask 022
+}
+
+apply_crds() {
+  local log="$LOG_DIR/crds.log"
+  compgen -G "$CRD_DIR/*.yaml" >/dev/null || fail "no CRD files in $CRD_DIR"
+  step "applying the CRDs in $CRD_DIR"
+  kc apply -f "$CRD_DIR" >>"$log" 2>&1 || fail "kubectl apply -f $CRD_DIR failed" "$log"
+  step "waiting for the CRDs to be Established"
+  kc wait --for condition=Established --timeout 60s -f "$CRD_DIR" >>"$log" 2>&1 ||
+    fail "the CRDs did not become Established" "$log"
+}
+
+default_sa_has_token() {
+  [[ -n "$(kc get serviceaccount default -n default -o jsonpath='{.secrets[0].name}' 2>/dev/null)" ]]
+}
+
+take_state_lock() {
+  mkdir -p "$(dirname "$STATE_LOCK")"
+  exec 9>"$STATE_LOCK"
+  STEP="waiting for another up/down to finish ($STATE_LOCK)"
+  flock -w 3600 9 || fail "timed out waiting for the lock"
+}
+
+# Stop what we recorded and remove the state folder (only if it is ours).
+teardown() {
+  local c
+  if [[ -d $STATE_DIR && ! -f $MARKER ]]; then
+    fail "$STATE_DIR exists but was not created by this script (no $(basename "$MARKER")); not touching it"
+  fi
+  for ((c = ${#COMPONENTS[@]} - 1; c >= 0; c--)); do
+    stop_process "${COMPONENTS[c]}"
+  done
+  rm -rf "$STATE_DIR"
+}
+
+cmd_up() {
+  local started=$SECONDS p etcd_url apiserver_bin cm_bin
+  require_root
+  cmd_install
+  take_state_lock
+
+  if [[ -f $MARKER ]] && cluster_healthy; then
+    info "already up and healthy: https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+    apply_crds
+    info "kubeconfig: $KUBECONFIG_FILE   (eval \"\$($0 env)\")"
+    return 0
+  fi
+  if [[ -d $STATE_DIR ]]; then
+    STEP="cleaning up a previous, unhealthy cluster"
+    info "found $STATE_DIR but the cluster is not healthy: stopping what is left and starting fresh"
+    teardown
+  fi
+
+  STEP="checking ports"
+  for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT"; do
+    if port_in_use "$p"; then
+      fail "port 127.0.0.1:$p is already in use (set CACHIER_ETCD_PORT / CACHIER_ETCD_PEER_PORT / CACHIER_APISERVER_PORT)"
+    fi
+  done
+
+  mkdir -p "$STATE_DIR" "$PKI_DIR" "$LOG_DIR" "$PID_DIR" "$STATE_DIR/etcd"
+  chmod 0700 "$STATE_DIR/etcd" "$PKI_DIR"
+  : >"$MARKER"
+  printf 'ETCD_PORT=%s\nETCD_PEER_PORT=%s\nAPISERVER_PORT=%s\n' \
+    "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" >"$STATE_DIR/ports"
+  make_pki
+  write_kubeconfig
+
+  step "starting etcd on 127.0.0.1:$ETCD_PORT"
+  etcd_url="http://127.0.0.1:$ETCD_PORT"
+  start_process etcd etcd \
+    --name cachier \
+    --data-dir "$STATE_DIR/etcd" \
+    --listen-client-urls "$etcd_url" --advertise-client-urls "$etcd_url" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "cachier=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster-state new
+  wait_until 30 etcd etcd_ok
+
+  step "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$APISERVER_PORT"
+  apiserver_bin="$BIN_DIR/kube-apiserver"
+  start_process kube-apiserver "$apiserver_bin" \
+    --etcd-servers "$etcd_url" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --secure-port "$APISERVER_PORT" --insecure-port 0 \
+    --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
+    --client-ca-file "$PKI_DIR/ca.crt" \
+    --token-auth-file "$PKI_DIR/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI_DIR/sa.pub" \
+    --service-account-signing-key-file "$PKI_DIR/sa.key" \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --endpoint-reconciler-type none
+  STEP="waiting for kube-apiserver /readyz"
+  wait_until 90 kube-apiserver readyz_ok
+
+  step "starting kube-controller-manager $K8S_VERSION"
+  cm_bin="$BIN_DIR/kube-controller-manager"
+  start_process kube-controller-manager "$cm_bin" \
+    --kubeconfig "$KUBECONFIG_FILE" \
+    --authentication-kubeconfig "$KUBECONFIG_FILE" \
+    --authorization-kubeconfig "$KUBECONFIG_FILE" \
+    --bind-address 127.0.0.1 --port 0 --secure-port 0 \
+    --leader-elect=false --use-service-account-credentials=false \
+    --service-account-private-key-file "$PKI_DIR/sa.key" \
+    --root-ca-file "$PKI_DIR/ca.crt" \
+    --controllers '*,-nodeipam,-nodelifecycle,-route,-service,-cloud-node-lifecycle,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-pvc-protection,-pv-protection,-ttl'
+  STEP="waiting for kube-controller-manager (token for ServiceAccount default/default)"
+  wait_until 90 kube-controller-manager default_sa_has_token
+
+  apply_crds
+
+  info "up in $((SECONDS - started)) s: https://127.0.0.1:$APISERVER_PORT (etcd $etcd_url)"
+  info "kubeconfig: $KUBECONFIG_FILE   (eval \"\$($0 env)\")"
+  info "logs: $LOG_DIR"
+}
+
+cmd_down() {
+  take_state_lock
+  STEP="stopping the cluster"
+  if [[ ! -d $STATE_DIR ]]; then
+    info "not running (no $STATE_DIR)"
+    return 0
+  fi
+  teardown
+  info "stopped; removed $STATE_DIR"
+}
+
+cmd_status() {
+  local c pid healthy=1
+  if [[ ! -f $MARKER ]]; then
+    info "down (no $STATE_DIR)"
+    return 1
+  fi
+  for c in "${COMPONENTS[@]}"; do
+    if pid="$(running_pid "$c")"; then
+      printf '%-24s running (pid %s)\n' "$c" "$pid"
+    else
+      printf '%-24s NOT running (log: %s)\n' "$c" "$LOG_DIR/$c.log"
+      healthy=0
+    fi
+  done
+  if etcd_ok; then
+    printf '%-24s healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
+  else
+    printf '%-24s NOT healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
+    healthy=0
+  fi
+  if readyz_ok; then
+    printf '%-24s /readyz ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+  else
+    printf '%-24s /readyz NOT ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+    healthy=0
+  fi
+  printf 'kubeconfig: %s\n' "$KUBECONFIG_FILE"
+  printf 'binaries:   %s\n' "$BIN_DIR"
+  printf 'logs:       %s\n' "$LOG_DIR"
+  ((healthy))
+}
+
+cmd_env() {
+  [[ -f $KUBECONFIG_FILE ]] || info "note: $KUBECONFIG_FILE does not exist yet (run: $0 up)"
+  printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_FILE"
+}
+
+main() {
+  local cmd="${1:-}"
+  case "$cmd" in
+    install) cmd_install ;;
+    up) cmd_up ;;
+    down) cmd_down ;;
+    status) if cmd_status; then exit 0; else exit 1; fi ;;
+    env) cmd_env ;;
+    -h | --help | help) usage ;;
+    *)
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
