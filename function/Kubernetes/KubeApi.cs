@@ -17,11 +17,7 @@ namespace Cachier.Kubernetes;
 /// </summary>
 public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : IClusterApi
 {
-    public const string Group = "caching.internal.knative.dev";
-    public const string Version = "v1alpha1";
-    public const string ApiVersion = $"{Group}/{Version}";
-    public const string ImagesRoot = $"/apis/{Group}/{Version}";
-    public const string ManagedBy = "app.kubernetes.io/managed-by";
+    public const string ImagesRoot = $"/apis/{ImageResources.Group}/{ImageResources.Version}";
 
     private static readonly MediaTypeHeaderValue Json = new("application/json");
     private static readonly MediaTypeHeaderValue MergePatch = new("application/merge-patch+json");
@@ -62,44 +58,18 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         return ToState((await response.Content.ReadFromJsonAsync(WireJson.Default.ImageObject, ct))!);
     }
 
-    public async Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct)
+    public Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct)
     {
-        var owner = plan.Owner;
-        var body = new ImageObject
-        {
-            ApiVersion = ApiVersion,
-            Kind = "Image",
-            Metadata = new ObjectMeta
-            {
-                Name = image.Name,
-                Namespace = owner.Namespace,
-                Labels = Labels(plan),
-                OwnerReferences =
-                [
-                    new OwnerReference
-                    {
-                        ApiVersion = owner.ApiVersion, Kind = owner.Kind, Name = owner.Name, Uid = owner.Uid,
-                        Controller = true, BlockOwnerDeletion = true,
-                    },
-                ],
-            },
-            Spec = new ImageSpec
-            {
-                Image = image.Image,
-                ServiceAccountName = image.ServiceAccountName,
-                ImagePullSecrets = Secrets(image),
-            },
-        };
-        return await WriteAsync(HttpMethod.Post, $"{ImagesRoot}/namespaces/{owner.Namespace}/images",
-            Content(body, WireJson.Default.ImageObject, Json), ct);
+        return WriteAsync(HttpMethod.Post, $"{ImagesRoot}/namespaces/{plan.Owner.Namespace}/images",
+            Content(ImageResources.Build(plan, image), WireJson.Default.ImageObject, Json), ct);
     }
 
     public Task<WriteResult> UpdateImageAsync(ImagePlan plan, ImageState current, DesiredImage? desired, CancellationToken ct)
     {
         var patch = new ImagePatch
         {
-            Metadata = new PatchMeta { ResourceVersion = current.ResourceVersion, Labels = Labels(plan) },
-            Spec = desired is null ? null : new PatchSpec { ServiceAccountName = desired.ServiceAccountName, ImagePullSecrets = Secrets(desired) },
+            Metadata = new PatchMeta { ResourceVersion = current.ResourceVersion, Labels = ImageResources.Labels(plan) },
+            Spec = desired is null ? null : new PatchSpec { ServiceAccountName = desired.ServiceAccountName, ImagePullSecrets = ImageResources.Secrets(desired) },
         };
         return WriteAsync(HttpMethod.Patch, $"{ImagesRoot}/namespaces/{current.Namespace}/images/{current.Name}",
             Content(patch, WireJson.Default.ImagePatch, MergePatch), ct);
@@ -173,16 +143,6 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         }
     }
 
-    private static Dictionary<string, string> Labels(ImagePlan plan) => new()
-    {
-        ["controller"] = plan.Owner.Uid,
-        ["generation"] = plan.GenerationLabel,
-        [ManagedBy] = "cachier",
-    };
-
-    private static List<NameRef>? Secrets(DesiredImage image) =>
-        image.ImagePullSecrets.Count == 0 ? null : image.ImagePullSecrets.Select(s => new NameRef(s)).ToList();
-
     internal static ImageState ToState(ImageObject image)
     {
         var meta = image.Metadata;
@@ -195,7 +155,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
             labels.GetValueOrDefault("controller"),
             meta.OwnerReferences?.FirstOrDefault(o => o.Controller == true)?.Uid,
             labels.TryGetValue("generation", out var g) && long.TryParse(g, out var gen) ? gen : null,
-            labels.GetValueOrDefault(ManagedBy) == "cachier",
+            labels.GetValueOrDefault(ImageResources.ManagedBy) == "cachier",
             image.Spec.Image ?? "",
             string.IsNullOrEmpty(image.Spec.ServiceAccountName) ? null : image.Spec.ServiceAccountName,
             image.Spec.ImagePullSecrets?.Select(s => s.Name).OfType<string>().Where(s => s.Length > 0).ToList() ?? []);

@@ -118,4 +118,4 @@ public sealed class StatusObject
 [JsonSerializable(typeof(ImagePatch))]
 [JsonSerializable(typeof(DeleteOptions))]
 [JsonSerializable(typeof(StatusObject))]
-internal sealed partial class WireJson : JsonSerializerContext;
+public sealed partial class WireJson : JsonSerializerContext;

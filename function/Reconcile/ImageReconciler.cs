@@ -66,7 +66,8 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         if (indexed is null && memo.Matches(workload.Uid, print))
         {
             return Outcome.For(plan.Cache ? Outcome.Reconciled : Outcome.Disabled, target, "unchanged since last applied")
-                with { Unchanged = plan.Images.Count };
+                with
+            { Unchanged = plan.Images.Count };
         }
 
         memo.Forget(workload.Uid);
