@@ -49,6 +49,9 @@ public sealed class CachierOptions
     /// <summary>Plain URL of an API server that needs no credentials (<c>kubectl proxy</c>, tests); overrides the rest.</summary>
     public string? ApiServerUrl { get; set; }
 
+    /// <summary><c>json</c> (default: one JSON object per line) or <c>simple</c> (one readable line).</summary>
+    public string LogFormat { get; set; } = "json";
+
     public string? DaprPubSubName { get; set; }
 
     public string? DaprTopic { get; set; }
@@ -121,6 +124,7 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.RetryAfterSeconds > 0, $"Cachier:RetryAfterSeconds must be positive, not {options.RetryAfterSeconds}");
         Check(options.ApiServerUrl is null || Uri.TryCreate(options.ApiServerUrl, UriKind.Absolute, out _),
             $"Cachier:ApiServerUrl '{options.ApiServerUrl}' is not an absolute URL");
+        Check(options.LogFormat.ToLowerInvariant() is "json" or "simple", $"Cachier:LogFormat must be json or simple, not '{options.LogFormat}'");
         Check(string.IsNullOrEmpty(options.DaprTopic) == string.IsNullOrEmpty(options.DaprPubSubName),
             "Cachier:DaprPubSubName and Cachier:DaprTopic must be set together");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

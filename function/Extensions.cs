@@ -3,6 +3,8 @@ using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using k8s;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Cachier;
 
@@ -40,8 +42,29 @@ public static class Extensions
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
         services.AddSingleton<EventPipeline>();
+        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("cachier")).WithMetrics(metrics => metrics
+            .AddMeter(Telemetry.MeterName)
+            .AddView(instrument => instrument.Meter.Name == Telemetry.MeterName && instrument.Unit == "s"
+                ? new ExplicitBucketHistogramConfiguration { Boundaries = Telemetry.SecondsBuckets }
+                : null)
+            .AddPrometheusExporter());
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
         services.AddProblemDetails();
+
+        // One JSON object per log line (Cachier:LogFormat=simple for humans); levels from Logging:LogLevel.
+        builder.Logging.ClearProviders();
+        if (string.Equals(builder.Configuration[$"{CachierOptions.Section}:LogFormat"], "simple", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        }
+        else
+        {
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
 
         var port = Environment.GetEnvironmentVariable("PORT") is { Length: > 0 } p ? p : "8080";
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("ASPNETCORE_URLS")))
@@ -61,6 +84,8 @@ public static class Extensions
     public static WebApplication MapCachier(this WebApplication app)
     {
         app.MapEventEndpoints();
+        app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
+        app.MapPrometheusScrapingEndpoint("/metrics");
         var settings = app.Services.GetRequiredService<CachierSettings>();
         var client = app.Services.GetRequiredService<k8s.Kubernetes>();
         Log.Started(app.Logger, string.Join(", ", settings.Kinds), client.BaseUri.ToString());

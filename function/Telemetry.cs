@@ -8,6 +8,9 @@ public static class Telemetry
 {
     public const string MeterName = "Cachier";
 
+    /// <summary>Histogram buckets for durations in seconds: a reconcile is milliseconds, a resync minutes.</summary>
+    public static readonly double[] SecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
     private static readonly Meter Meter = new(MeterName);
 
     private static readonly Counter<long> Events = Meter.CreateCounter<long>("cachier.events", "{event}", "CloudEvents handled, by type and outcome");

@@ -10,6 +10,9 @@ namespace Cachier.Http;
 [JsonSerializable(typeof(List<Handled>))]
 [JsonSerializable(typeof(ResyncSummary))]
 [JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(DaprSubscription[]))]
+[JsonSerializable(typeof(DaprStatus))]
+[JsonSerializable(typeof(JsonElement))]
 internal sealed partial class AppJson : JsonSerializerContext;
 
 public sealed record Health(string Status);

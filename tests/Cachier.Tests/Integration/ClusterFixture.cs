@@ -1,0 +1,129 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+
+namespace Cachier.Tests.Integration;
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
+
+/// <summary>
+/// The real local kube-apiserver (scripts/local-cluster.sh). The function under test runs with a token of the
+/// ServiceAccount and ClusterRole of knative/service.yaml, not as admin, so every test also proves the RBAC.
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const string Resources =
+        "Deployment.v1.apps,ReplicaSet.v1.apps,StatefulSet.v1.apps,DaemonSet.v1.apps,Job.v1.batch,CronJob.v1beta1.batch,Foo.v1.example.cachier.dev";
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("cachier-it-").FullName;
+
+    public Kubectl Admin { get; } = new(Environment.GetEnvironmentVariable("CACHIER_TEST_KUBECONFIG") is { Length: > 0 } path
+        ? path
+        : throw new InvalidOperationException(
+            "CACHIER_TEST_KUBECONFIG is not set: the integration tests need the local API server. Run scripts/test.sh, or scripts/local-cluster.sh up and export CACHIER_TEST_KUBECONFIG."));
+
+    /// <summary>A kubeconfig carrying the cachier ServiceAccount's token.</summary>
+    public string CachierKubeconfig { get; private set; } = "";
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public async Task InitializeAsync()
+    {
+        await Admin.RunAsync($"apply -f {Path.Combine(RepoRoot, "knative", "service.yaml")}");
+        // The custom PodSpecable kind of the tests, and (test-only) read access to it for the function.
+        await Admin.ApplyAsync(FooCrd);
+        await Admin.RunAsync("wait --for condition=established --timeout=60s crd/foos.example.cachier.dev");
+        var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
+        var admin = await File.ReadAllTextAsync(Admin.Kubeconfig);
+        var server = admin.Split('\n').First(l => l.TrimStart().StartsWith("server:", StringComparison.Ordinal)).Split("server:")[1].Trim();
+        var ca = admin.Split('\n').First(l => l.TrimStart().StartsWith("certificate-authority-data:", StringComparison.Ordinal)).Split(':')[1].Trim();
+        CachierKubeconfig = Path.Combine(_dir, "cachier.kubeconfig");
+        await File.WriteAllTextAsync(CachierKubeconfig, $"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: local
+              cluster: {"{"}server: {server}, certificate-authority-data: {ca}{"}"}
+            users:
+            - name: cachier
+              user: {"{"}token: {token}{"}"}
+            contexts:
+            - name: cachier
+              context: {"{"}cluster: local, user: cachier{"}"}
+            current-context: cachier
+            """);
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_dir, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A fresh namespace per test.</summary>
+    public async Task<string> NamespaceAsync()
+    {
+        var ns = $"it-{Guid.NewGuid():N}"[..14];
+        await Admin.RunAsync($"create namespace {ns}");
+        return ns;
+    }
+
+    /// <summary>The real app, in-process, against the real API server with the cachier ServiceAccount's token.</summary>
+    public WebApplicationFactory<Program> App(params (string Key, string Value)[] settings) =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Cachier:Kubeconfig", CachierKubeconfig);
+            b.UseSetting("Cachier:Resources", Resources);
+            foreach (var (key, value) in settings)
+            {
+                b.UseSetting(key, value);
+            }
+        });
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Cachier.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Cachier.sln not found above the test binaries");
+    }
+
+    private const string FooCrd = """
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: foos.example.cachier.dev}
+        spec:
+          group: example.cachier.dev
+          scope: Namespaced
+          names: {plural: foos, singular: foo, kind: Foo}
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRole
+        metadata: {name: cachier-test-foos}
+        rules:
+        - apiGroups: [example.cachier.dev]
+          resources: [foos]
+          verbs: [get, list]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: cachier-test-foos}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cachier-test-foos}
+        subjects:
+        - {kind: ServiceAccount, name: cachier, namespace: cachier-system}
+        """;
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Cachier.Tests.Integration;
+
+/// <summary>Runs the real kubectl against the local API server, as an operator would.</summary>
+public sealed class Kubectl(string kubeconfig)
+{
+    public string Kubeconfig { get; } = kubeconfig;
+
+    public async Task<string> RunAsync(string arguments, string? stdin = null, bool check = true)
+    {
+        var (code, stdout, stderr) = await TryRunAsync(arguments, stdin);
+        if (check && code != 0)
+        {
+            throw new InvalidOperationException($"kubectl {arguments} exited {code}: {stderr.Trim()}");
+        }
+
+        return stdout;
+    }
+
+    public async Task<(int Code, string Stdout, string Stderr)> TryRunAsync(string arguments, string? stdin = null)
+    {
+        var start = new ProcessStartInfo("kubectl", $"--kubeconfig {Kubeconfig} {arguments}")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        if (stdin is not null)
+        {
+            await process.StandardInput.WriteAsync(stdin);
+        }
+
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public Task ApplyAsync(string manifest) => RunAsync("apply -f -", manifest);
+
+    public async Task<JsonObject> GetAsync(string what, string ns) =>
+        JsonNode.Parse(await RunAsync($"get {what} -n {ns} -o json"))!.AsObject();
+
+    /// <summary>The Images in a namespace, as the API server has them.</summary>
+    public async Task<List<JsonObject>> ImagesAsync(string ns) =>
+        (await GetAsync("images.caching.internal.knative.dev", ns))["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
+}
