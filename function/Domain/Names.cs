@@ -22,14 +22,15 @@ public static class Names
     }
 
     /// <summary>RFC 1123 label: what a namespace name must be.</summary>
-    public static bool IsDnsLabel(string? value) =>
-        value is { Length: > 0 and <= MaxLabel }
-        && IsAlnumLower(value[0]) && IsAlnumLower(value[^1])
-        && value.All(c => IsAlnumLower(c) || c == '-');
+    public static bool IsDnsLabel(string? value) => value is { Length: <= MaxLabel } && IsLabelShaped(value);
 
-    /// <summary>RFC 1123 subdomain: what most object names must be.</summary>
+    /// <summary>RFC 1123 subdomain as Kubernetes checks it: 253 characters in all, no limit per label.</summary>
     public static bool IsDnsSubdomain(string? value) =>
-        value is { Length: > 0 and <= 253 } && value.Split('.').All(IsDnsLabel);
+        value is { Length: > 0 and <= 253 } && value.Split('.').All(IsLabelShaped);
+
+    private static bool IsLabelShaped(string value) =>
+        value.Length > 0 && IsAlnumLower(value[0]) && IsAlnumLower(value[^1])
+        && value.All(c => IsAlnumLower(c) || c == '-');
 
     private static bool IsAlnumLower(char c) => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c);
 }
