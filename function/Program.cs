@@ -1,6 +1,7 @@
 using Cachier;
 
-var builder = WebApplication.CreateSlimBuilder(args);
+// appsettings.json sits beside the binary, wherever the process is started from.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddCachier(args);
 
 var app = builder.Build();

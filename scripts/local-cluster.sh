@@ -126,7 +126,15 @@ running_pid() {
 start_process() {
   local name=$1
   shift
-  setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+  (
+    # Close every inherited descriptor above 2: the daemons must not keep the lock files
+    # (fd 8, 9: every later up/down would wait for them to exit) nor a caller's pipes open.
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi
+    done
+    exec setsid nohup "$@" >>"$LOG_DIR/$name.log" 2>&1 </dev/null
+  ) &
   printf '%s\n' "$!" >"$PID_DIR/$name.pid"
 }
 
@@ -549,22 +557,22 @@ cmd_status() {
   fi
   for c in "${COMPONENTS[@]}"; do
     if pid="$(running_pid "$c")"; then
-      printf '%-24s running (pid %s)\n' "$c" "$pid"
+      printf '%-30s running (pid %s)\n' "$c" "$pid"
     else
-      printf '%-24s NOT running (log: %s)\n' "$c" "$LOG_DIR/$c.log"
+      printf '%-30s NOT running (log: %s)\n' "$c" "$LOG_DIR/$c.log"
       healthy=0
     fi
   done
   if etcd_ok; then
-    printf '%-24s healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
+    printf '%-30s healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
   else
-    printf '%-24s NOT healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
+    printf '%-30s NOT healthy\n' "etcd http://127.0.0.1:$(recorded_port ETCD_PORT)"
     healthy=0
   fi
   if readyz_ok; then
-    printf '%-24s /readyz ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+    printf '%-30s /readyz ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
   else
-    printf '%-24s /readyz NOT ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+    printf '%-30s /readyz NOT ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
     healthy=0
   fi
   printf 'kubeconfig: %s\n' "$KUBECONFIG_FILE"
