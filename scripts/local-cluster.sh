@@ -61,6 +61,7 @@ readonly COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 export DEBIAN_FRONTEND=noninteractive
 
 STEP="starting"
+STARTING=0
 
 # ---------------------------------------------------------------------------------------------
 # messages and errors
@@ -75,6 +76,10 @@ fail() {
     printf -- '--- last lines of %s ---\n' "$2" >&2
     tail -n "${CACHIER_LOG_LINES:-30}" "$2" >&2 || true
     printf -- '--- end of %s ---\n' "$2" >&2
+  fi
+  if ((STARTING)); then
+    printf 'local-cluster: what did start is left running for inspection (logs: %s);\n' "$LOG_DIR" >&2
+    printf 'local-cluster: "%s down" stops it, the next "up" starts over.\n' "$0" >&2
   fi
   exit 1
 }
@@ -117,7 +122,7 @@ running_pid() {
   [[ -f $f ]] || return 1
   pid="$(<"$f")"
   pid_alive "$pid" || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$STATE_DIR" || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -F -- "$STATE_DIR" >/dev/null || return 1
   printf '%s\n' "$pid"
 }
 
@@ -173,7 +178,7 @@ port_in_use() {
 APT_UPDATED=0
 
 pkg_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep 'install ok installed' >/dev/null
 }
 
 apt_update() {
@@ -184,7 +189,7 @@ apt_update() {
 }
 
 kubernetes_source_known() {
-  apt-cache showsrc kubernetes 2>/dev/null | grep -q '^Package: kubernetes$'
+  apt-cache showsrc kubernetes 2>/dev/null | grep '^Package: kubernetes$' >/dev/null
 }
 
 # Add a deb-src entry: a copy of the machine's Debian .sources file with "Types: deb-src".
@@ -218,7 +223,7 @@ binaries_ok() {
   local b
   for b in kube-apiserver kube-controller-manager; do
     [[ -x $BIN_DIR/$b ]] || return 1
-    "$BIN_DIR/$b" --version 2>/dev/null | grep -qF "$K8S_VERSION" || return 1
+    "$BIN_DIR/$b" --version 2>/dev/null | grep -F "$K8S_VERSION" >/dev/null || return 1
   done
 }
 
@@ -332,7 +337,7 @@ readyz_ok() {
 
 etcd_ok() {
   curl -sS --max-time 5 "http://127.0.0.1:$(recorded_port ETCD_PORT)/health" 2>/dev/null |
-    grep -q '"health":"true"'
+    grep '"health":"true"' >/dev/null
 }
 
 # recorded_port NAME: the port the running cluster was started with (falls back to the env).
@@ -434,6 +439,11 @@ default_sa_has_token() {
   [[ -n "$(kc get serviceaccount default -n default -o jsonpath='{.secrets[0].name}' 2>/dev/null)" ]]
 }
 
+# The (pinned v1.20.2) controller-manager logs this once its garbage collector watches everything.
+gc_synced() {
+  grep -F 'all resource monitors have synced' "$LOG_DIR/kube-controller-manager.log" >/dev/null
+}
+
 take_state_lock() {
   mkdir -p "$(dirname "$STATE_LOCK")"
   exec 9>"$STATE_LOCK"
@@ -478,6 +488,7 @@ cmd_up() {
     fi
   done
 
+  STARTING=1
   mkdir -p "$STATE_DIR" "$PKI_DIR" "$LOG_DIR" "$PID_DIR" "$STATE_DIR/etcd"
   chmod 0700 "$STATE_DIR/etcd" "$PKI_DIR"
   : >"$MARKER"
@@ -517,6 +528,10 @@ cmd_up() {
   STEP="waiting for kube-apiserver /readyz"
   wait_until 90 kube-apiserver readyz_ok
 
+  # CRDs before the controller-manager: its garbage collector then watches the custom
+  # resources from the start (otherwise only after its ~30 s discovery resync).
+  apply_crds
+
   step "starting kube-controller-manager $K8S_VERSION"
   cm_bin="$BIN_DIR/kube-controller-manager"
   start_process kube-controller-manager "$cm_bin" \
@@ -530,8 +545,9 @@ cmd_up() {
     --controllers '*,-nodeipam,-nodelifecycle,-route,-service,-cloud-node-lifecycle,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-pvc-protection,-pv-protection,-ttl'
   STEP="waiting for kube-controller-manager (token for ServiceAccount default/default)"
   wait_until 90 kube-controller-manager default_sa_has_token
-
-  apply_crds
+  STEP="waiting for the garbage collector to sync"
+  wait_until 90 kube-controller-manager gc_synced
+  STARTING=0
 
   info "up in $((SECONDS - started)) s: https://127.0.0.1:$APISERVER_PORT (etcd $etcd_url)"
   info "kubeconfig: $KUBECONFIG_FILE   (eval \"\$($0 env)\")"
