@@ -40,6 +40,12 @@ public sealed class CachierOptions
     /// <summary>Timeout of each call to the API server.</summary>
     public TimeSpan ApiTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Retries of a call that met a transient failure (no answer, 429, 5xx), with jittered backoff.</summary>
+    public int ApiRetries { get; set; } = 2;
+
+    /// <summary>Deadline for handling one request; shorter than Knative's request timeout. Past it: 503.</summary>
+    public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>Seconds a sender is told to wait (Retry-After) after a transient API failure.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -121,6 +127,8 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.ResyncPageSize is > 0 and <= 10_000, $"Cachier:ResyncPageSize must be 1..10000, not {options.ResyncPageSize}");
         Check(options.MemoCapacity >= 0, $"Cachier:MemoCapacity must not be negative, not {options.MemoCapacity}");
         Check(options.ApiTimeout > TimeSpan.Zero, $"Cachier:ApiTimeout must be positive, not {options.ApiTimeout}");
+        Check(options.ApiRetries is >= 0 and <= 10, $"Cachier:ApiRetries must be 0..10, not {options.ApiRetries}");
+        Check(options.RequestDeadline > TimeSpan.Zero, $"Cachier:RequestDeadline must be positive, not {options.RequestDeadline}");
         Check(options.RetryAfterSeconds > 0, $"Cachier:RetryAfterSeconds must be positive, not {options.RetryAfterSeconds}");
         Check(options.ApiServerUrl is null || Uri.TryCreate(options.ApiServerUrl, UriKind.Absolute, out _),
             $"Cachier:ApiServerUrl '{options.ApiServerUrl}' is not an absolute URL");

@@ -16,7 +16,7 @@ public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resyn
 }
 
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
-public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, ILogger<EventPipeline> logger)
+public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, CachierSettings settings, ILogger<EventPipeline> logger)
 {
     public async Task<Handled> HandleAsync(Inbound inbound, CancellationToken ct)
     {
@@ -30,7 +30,7 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
 
         var outcome = inbound switch
         {
-            WorkloadInbound w => await reconciler.ReconcileAsync(w.Event, ct),
+            WorkloadInbound w => await ReconcileWithinDeadlineAsync(w.Event, ct),
             IgnoredInbound i => Outcome.For(Outcome.Ignored, i.Ref, i.Reason),
             _ => throw new UnreachableException(inbound.GetType().Name),
         };
@@ -38,5 +38,20 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
         Telemetry.Event(inbound.Type, outcome.Result, started);
         Log.Outcome(logger, inbound.Type, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new Handled(inbound.Type, outcome, null);
+    }
+
+    /// <summary>A request has a deadline shorter than Knative's timeout; past it the sender is asked to redeliver.</summary>
+    private async Task<Outcome> ReconcileWithinDeadlineAsync(WorkloadEvent ev, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(settings.Options.RequestDeadline);
+        try
+        {
+            return await reconciler.ReconcileAsync(ev, deadline.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return Outcome.For(Outcome.Transient, ev.Ref, $"not finished within the request deadline of {settings.Options.RequestDeadline.TotalSeconds:0.###} s");
+        }
     }
 }

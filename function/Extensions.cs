@@ -83,6 +83,19 @@ public static class Extensions
 
     public static WebApplication MapCachier(this WebApplication app)
     {
+        // Knative scale-down (SIGTERM): in-flight reconciles finish; new work is refused with 503 so it is redelivered.
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        app.Use(async (context, next) =>
+        {
+            if (lifetime.ApplicationStopping.IsCancellationRequested && HttpMethods.IsPost(context.Request.Method))
+            {
+                context.Response.Headers.RetryAfter = "1";
+                await Results.Problem("Cachier is shutting down; redeliver the event", statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
         app.MapEventEndpoints();
         app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
         app.MapPrometheusScrapingEndpoint("/metrics");

@@ -22,6 +22,8 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     private static readonly MediaTypeHeaderValue Json = new("application/json");
     private static readonly MediaTypeHeaderValue MergePatch = new("application/merge-patch+json");
 
+    private static readonly TimeSpan MaxInProcessWait = TimeSpan.FromSeconds(1);
+
     private readonly string _base = client.BaseUri.ToString().TrimEnd('/');
 
     public async Task<Workload?> GetWorkloadAsync(ResourceKind kind, string ns, string name, CancellationToken ct)
@@ -161,14 +163,10 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
             image.Spec.ImagePullSecrets?.Select(s => s.Name).OfType<string>().Where(s => s.Length > 0).ToList() ?? []);
     }
 
-    private static HttpContent Content<T>(T value, JsonTypeInfo<T> type, MediaTypeHeaderValue mediaType)
-    {
-        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, type));
-        content.Headers.ContentType = mediaType;
-        return content;
-    }
+    private static Body Content<T>(T value, JsonTypeInfo<T> type, MediaTypeHeaderValue mediaType) =>
+        new(JsonSerializer.SerializeToUtf8Bytes(value, type), mediaType);
 
-    private async Task<T> ReadAsync<T>(HttpMethod method, string path, HttpContent? content, JsonTypeInfo<T> type, CancellationToken ct)
+    private async Task<T> ReadAsync<T>(HttpMethod method, string path, Body? content, JsonTypeInfo<T> type, CancellationToken ct)
     {
         using var response = await SendAsync(method, path, content, ct);
         await EnsureSuccessAsync(response, method.Method, path, ct);
@@ -176,7 +174,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     }
 
     /// <summary>A write: 404 and 409 are answers the reconciler expects; the rest must be 2xx.</summary>
-    private async Task<WriteResult> WriteAsync(HttpMethod method, string path, HttpContent content, CancellationToken ct)
+    private async Task<WriteResult> WriteAsync(HttpMethod method, string path, Body content, CancellationToken ct)
     {
         using var response = await SendAsync(method, path, content, ct);
         switch (response.StatusCode)
@@ -191,12 +189,47 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         return WriteResult.Done;
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    /// <summary>
+    /// One call, with its own timeout, and a small bounded retry with jittered backoff for transient answers
+    /// (no answer, 429, 5xx) that fits inside a sender's redelivery budget. Retrying writes is safe: names are
+    /// deterministic and updates and deletes carry preconditions, so a repeated write meets 409 or 404.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, Body? body, CancellationToken ct)
     {
-        var verb = method == HttpMethod.Get && path.Contains("?limit=") ? "LIST" : method.Method;
+        var verb = method == HttpMethod.Get && path.Contains('?') ? "LIST" : method.Method;
+        for (var attempt = 0; ; attempt++)
+        {
+            var last = attempt >= settings.Options.ApiRetries;
+            try
+            {
+                var response = await SendOnceAsync(method, verb, path, body, ct);
+                var status = (int)response.StatusCode;
+                if (last || status is not (429 or >= 500) || RetryDelay(response) is not { } delay)
+                {
+                    return response;
+                }
+
+                response.Dispose();
+                await Task.Delay(Jitter(attempt, delay), ct);
+            }
+            catch (ApiException) when (!last)
+            {
+                await Task.Delay(Jitter(attempt, TimeSpan.Zero), ct);
+            }
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, string verb, string path, Body? body, CancellationToken ct)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(settings.Options.ApiTimeout);
-        using var request = new HttpRequestMessage(method, _base + path) { Content = content };
+        using var request = new HttpRequestMessage(method, _base + path);
+        if (body is { } b)
+        {
+            request.Content = new ByteArrayContent(b.Bytes);
+            request.Content.Headers.ContentType = b.MediaType;
+        }
+
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -220,6 +253,20 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
             throw new ApiException(verb, path, null, $"no answer within {settings.Options.ApiTimeout.TotalSeconds:0.###} s", inner: e);
         }
     }
+
+    /// <summary>The server's Retry-After when it is short enough to wait in-process; null = give the wait back to the sender.</summary>
+    private static TimeSpan? RetryDelay(HttpResponseMessage response)
+    {
+        var asked = response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+        return asked is null ? TimeSpan.Zero : asked <= MaxInProcessWait ? asked : null;
+    }
+
+    /// <summary>Full jitter over 50 ms, 100 ms, 200 ms... and never less than what the server asked for.</summary>
+    private static TimeSpan Jitter(int attempt, TimeSpan atLeast) =>
+        atLeast + TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50 << Math.Min(attempt, 4)));
+
+    /// <summary>A request body: bytes, so each retry sends a fresh HttpContent.</summary>
+    private readonly record struct Body(byte[] Bytes, MediaTypeHeaderValue MediaType);
 
     private static async Task EnsureSuccessAsync(HttpResponseMessage response, string verb, string path, CancellationToken ct)
     {
