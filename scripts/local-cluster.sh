@@ -8,13 +8,16 @@
 #                            namespace deletion). There is no scheduler and no kubelet: Pods stay Pending.
 # The CRDs in scripts/crds/ are applied once the API server is ready.
 #
-# Usage: scripts/local-cluster.sh install|up|down|status|env
+# Usage: scripts/local-cluster.sh install|up|down|status|env|stop-apiserver|start-apiserver
 #   install  install the Debian packages and build the binaries once (cached; idempotent)
 #   up       install, then start etcd + kube-apiserver + kube-controller-manager and apply the CRDs
 #            (idempotent: when the cluster is already up and healthy it just says so)
 #   down     stop the processes started by "up" (by recorded pid) and remove the state folder
 #   status   show what runs (exit code 0 when healthy, 1 otherwise)
 #   env      print "export KUBECONFIG=..."; use: eval "$(scripts/local-cluster.sh env)"
+#   stop-apiserver / start-apiserver
+#            stop or start only kube-apiserver of a running cluster (fault tests)
+# Every API request is logged to $CACHIER_CLUSTER_DIR/logs/audit.log (audit level Metadata).
 #
 # Environment:
 #   CACHIER_CACHE           build cache             (default: $HOME/.cache/cachier)
@@ -463,6 +466,58 @@ teardown() {
   rm -rf "$STATE_DIR"
 }
 
+# start_apiserver ETCD_URL: start kube-apiserver and wait for /readyz. Every request is written to
+# $LOG_DIR/audit.log (audit level Metadata): the benchmarks count API calls from the server's side.
+start_apiserver() {
+  local etcd_url=$1 apiserver_bin
+  cat >"$STATE_DIR/audit-policy.yaml" <<'POLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+POLICY
+  step "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$APISERVER_PORT"
+  apiserver_bin="$BIN_DIR/kube-apiserver"
+  start_process kube-apiserver "$apiserver_bin" \
+    --audit-policy-file "$STATE_DIR/audit-policy.yaml" \
+    --audit-log-path "$LOG_DIR/audit.log" --audit-log-maxsize 200 --audit-log-maxbackup 2 \
+    --etcd-servers "$etcd_url" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
+    --secure-port "$APISERVER_PORT" --insecure-port 0 \
+    --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
+    --client-ca-file "$PKI_DIR/ca.crt" \
+    --token-auth-file "$PKI_DIR/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI_DIR/sa.pub" \
+    --service-account-signing-key-file "$PKI_DIR/sa.key" \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --endpoint-reconciler-type none
+  STEP="waiting for kube-apiserver /readyz"
+  wait_until 90 kube-apiserver readyz_ok
+}
+
+# Stop or start only kube-apiserver of a running cluster (fault tests: the API server goes away and comes back).
+cmd_stop_apiserver() {
+  require_root
+  take_state_lock
+  [[ -f $MARKER ]] || fail "no cluster in $STATE_DIR: run '$0 up' first"
+  step "stopping kube-apiserver"
+  stop_process kube-apiserver
+}
+
+cmd_start_apiserver() {
+  require_root
+  take_state_lock
+  [[ -f $MARKER ]] || fail "no cluster in $STATE_DIR: run '$0 up' first"
+  if readyz_ok; then info "kube-apiserver already running"; return 0; fi
+  APISERVER_PORT="$(recorded_port APISERVER_PORT)"
+  start_apiserver "http://127.0.0.1:$(recorded_port ETCD_PORT)"
+  info "kube-apiserver back on https://127.0.0.1:$(recorded_port APISERVER_PORT)"
+}
+
 cmd_up() {
   local started=$SECONDS p etcd_url apiserver_bin cm_bin
   require_root
@@ -509,24 +564,7 @@ cmd_up() {
     --initial-cluster-state new
   wait_until 30 etcd etcd_ok
 
-  step "starting kube-apiserver $K8S_VERSION on https://127.0.0.1:$APISERVER_PORT"
-  apiserver_bin="$BIN_DIR/kube-apiserver"
-  start_process kube-apiserver "$apiserver_bin" \
-    --etcd-servers "$etcd_url" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
-    --secure-port "$APISERVER_PORT" --insecure-port 0 \
-    --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
-    --client-ca-file "$PKI_DIR/ca.crt" \
-    --token-auth-file "$PKI_DIR/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$PKI_DIR/sa.pub" \
-    --service-account-signing-key-file "$PKI_DIR/sa.key" \
-    --api-audiences https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.96.0.0/16 \
-    --endpoint-reconciler-type none
-  STEP="waiting for kube-apiserver /readyz"
-  wait_until 90 kube-apiserver readyz_ok
+  start_apiserver "$etcd_url"
 
   # CRDs before the controller-manager: its garbage collector then watches the custom
   # resources from the start (otherwise only after its ~30 s discovery resync).
@@ -608,6 +646,8 @@ main() {
     install) cmd_install ;;
     up) cmd_up ;;
     down) cmd_down ;;
+    stop-apiserver) cmd_stop_apiserver ;;
+    start-apiserver) cmd_start_apiserver ;;
     status) if cmd_status; then exit 0; else exit 1; fi ;;
     env) cmd_env ;;
     -h | --help | help) usage ;;
