@@ -9,10 +9,10 @@ namespace Cachier;
 public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync)
 {
     [JsonIgnore]
-    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == "failed";
+    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == Resyncer.Failed;
 
     [JsonIgnore]
-    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed;
+    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed || Resync?.Result == Resyncer.Error;
 }
 
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>

@@ -55,26 +55,37 @@ public static class EventEndpoints
             handled.Add(await pipeline.HandleAsync(item, ct));
         }
 
-        var status = handled.Any(h => h.IsFailure) ? StatusCodes.Status500InternalServerError
-            : handled.Any(h => h.IsTransient) ? StatusCodes.Status503ServiceUnavailable
-            : StatusCodes.Status200OK;
-        if (status == StatusCodes.Status503ServiceUnavailable)
-        {
-            var wait = handled.Select(h => h.Outcome?.RetryAfter).Max() ?? TimeSpan.Zero;
-            response.Headers.RetryAfter = Math.Max(settings.Options.RetryAfterSeconds, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-
+        var status = StatusOf(handled, response, settings);
         return batch
             ? TypedResults.Json(handled, AppJson.Default.ListHandled, statusCode: status)
             : TypedResults.Json(handled[0], AppJson.Default.Handled, statusCode: status);
     }
 
-    public static async Task<JsonHttpResult<ResyncSummary>> ResyncAsync(EventPipeline pipeline, CancellationToken ct)
+    /// <summary>The same as a ping event: 200, 503 + Retry-After when transient, 500 when permanent.</summary>
+    public static async Task<JsonHttpResult<ResyncSummary>> ResyncAsync(
+        HttpResponse response, CachierSettings settings, EventPipeline pipeline, CancellationToken ct)
     {
         var handled = await pipeline.HandleAsync(new ResyncInbound("resync"), ct);
-        var summary = handled.Resync!;
-        return TypedResults.Json(summary, AppJson.Default.ResyncSummary,
-            statusCode: summary.Result == "failed" ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK);
+        return TypedResults.Json(handled.Resync!, AppJson.Default.ResyncSummary, statusCode: StatusOf([handled], response, settings));
+    }
+
+    /// <summary>500 if anything failed for good; else 503 + Retry-After if anything is worth redelivering; else 200.</summary>
+    private static int StatusOf(IReadOnlyList<Handled> handled, HttpResponse response, CachierSettings settings)
+    {
+        if (handled.Any(h => h.IsFailure))
+        {
+            return StatusCodes.Status500InternalServerError;
+        }
+
+        if (!handled.Any(h => h.IsTransient))
+        {
+            return StatusCodes.Status200OK;
+        }
+
+        var wait = handled.Select(h => h.Outcome?.RetryAfter).Max() ?? TimeSpan.Zero;
+        response.Headers.RetryAfter = Math.Max(settings.Options.RetryAfterSeconds, (int)Math.Ceiling(wait.TotalSeconds))
+            .ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return StatusCodes.Status503ServiceUnavailable;
     }
 
     private static JsonHttpResult<Health> Readiness(IHostApplicationLifetime lifetime) =>

@@ -99,7 +99,8 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
                 page.AddRange(items.EnumerateArray().Select(item => Read(item, kind, "LIST", path)));
             }
 
-            token = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
+            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
+            token = NextPage(token, next, path);
             yield return page;
         }
         while (!string.IsNullOrEmpty(token));
@@ -111,11 +112,17 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         do
         {
             var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", token), null, WireJson.Default.ImageList, ct);
-            token = list.Metadata?.Continue;
+            token = NextPage(token, list.Metadata?.Continue, "LIST images");
             yield return list.Items.Select(ToState).ToList();
         }
         while (!string.IsNullOrEmpty(token));
     }
+
+    /// <summary>A server that hands back the token it was given would make the resync page forever.</summary>
+    private static string? NextPage(string? current, string? next, string path) =>
+        !string.IsNullOrEmpty(next) && next == current
+            ? throw new ApiException("LIST", path, 200, "the API server returned the same continue token twice")
+            : next;
 
     private string PagePath(string collection, string? labelSelector, string? token)
     {

@@ -25,6 +25,8 @@ public sealed record ResyncSummary(
 public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings, KeyedLock locks,
     ILogger<Resyncer> logger, IHostApplicationLifetime lifetime)
 {
+    public const string Failed = "failed";
+    public const string Error = "error";
     private const int MaxReportedFailures = 20;
     private readonly Lock _gate = new();
     private Task<ResyncSummary>? _running;
@@ -106,8 +108,9 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
         }
         catch (ApiException e)
         {
+            // "failed": transient, worth a redelivery; "error": permanent (say RBAC), an operator must act.
             failures.Add(e.Message);
-            result = "failed";
+            result = e.IsTransient ? Failed : Error;
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
