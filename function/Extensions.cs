@@ -47,7 +47,7 @@ public static class Extensions
             .AddView(instrument => instrument.Meter.Name == Telemetry.MeterName && instrument.Unit == "s"
                 ? new ExplicitBucketHistogramConfiguration { Boundaries = Telemetry.SecondsBuckets }
                 : null)
-            .AddPrometheusExporter());
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
         services.AddProblemDetails();
 

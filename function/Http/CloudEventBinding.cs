@@ -26,8 +26,15 @@ public static class CloudEventBinding
     /// <exception cref="BindingException">413, 415 or 400, with a message naming what was wrong.</exception>
     public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
+        var binary = request.Headers.ContainsKey("ce-specversion");
         if (string.IsNullOrWhiteSpace(request.ContentType))
         {
+            // A binary-mode event without data (a PingSource without data) carries no Content-Type.
+            if (binary && request.ContentLength is null or 0 && await ReadBodyAsync(request, maxBytes, ct) is { Length: 0 })
+            {
+                return Decode(() => [Binary(request, ReadOnlyMemory<byte>.Empty, null)]);
+            }
+
             throw new BindingException(415, "Content-Type is missing: send a CloudEvent in binary mode (ce-* headers) or structured mode (application/cloudevents+json)");
         }
 
@@ -42,23 +49,28 @@ public static class CloudEventBinding
         }
 
         var mediaType = contentType.MediaType.ToLowerInvariant();
-        var binary = request.Headers.ContainsKey("ce-specversion");
         if (!binary && mediaType is not (StructuredMediaType or BatchMediaType))
         {
             throw new BindingException(415, $"Content-Type '{mediaType}' is not a CloudEvent: use binary mode (ce-specversion header) or {StructuredMediaType}");
         }
 
         var body = await ReadBodyAsync(request, maxBytes, ct);
+        return Decode(() => mediaType switch
+        {
+            _ when binary => [Binary(request, body, contentType)],
+            StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(body, contentType, null))],
+            _ => Formatter.DecodeBatchModeMessage(body, contentType, null).Select(Validated).ToList() is { Count: > 0 } batch
+                ? batch
+                : throw new BindingException(400, "the batch holds no CloudEvent"),
+        });
+    }
+
+    /// <summary>Whatever the SDK throws on bad input becomes a 400 that says why.</summary>
+    private static IReadOnlyList<CloudEvent> Decode(Func<IReadOnlyList<CloudEvent>> decode)
+    {
         try
         {
-            return mediaType switch
-            {
-                _ when binary => [Binary(request, body, contentType)],
-                StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(body, contentType, null))],
-                _ => Formatter.DecodeBatchModeMessage(body, contentType, null).Select(Validated).ToList() is { Count: > 0 } batch
-                    ? batch
-                    : throw new BindingException(400, "the batch holds no CloudEvent"),
-            };
+            return decode();
         }
         catch (Exception e) when (e is ArgumentException or JsonException or FormatException or InvalidOperationException or NotSupportedException)
         {
@@ -66,7 +78,7 @@ public static class CloudEventBinding
         }
     }
 
-    private static CloudEvent Binary(HttpRequest request, ReadOnlyMemory<byte> body, ContentType contentType)
+    private static CloudEvent Binary(HttpRequest request, ReadOnlyMemory<byte> body, ContentType? contentType)
     {
         var version = request.Headers["ce-specversion"].ToString();
         var cloudEvent = new CloudEvent(CloudEventsSpecVersion.FromVersionId(version)
@@ -80,8 +92,12 @@ public static class CloudEventBinding
             }
         }
 
-        cloudEvent.DataContentType = contentType.ToString();
-        Formatter.DecodeBinaryModeEventData(body, cloudEvent);
+        if (contentType is not null)
+        {
+            cloudEvent.DataContentType = contentType.ToString();
+            Formatter.DecodeBinaryModeEventData(body, cloudEvent);
+        }
+
         return Validated(cloudEvent);
     }
 

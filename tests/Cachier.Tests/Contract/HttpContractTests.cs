@@ -48,6 +48,18 @@ public sealed class HttpContractTests
     }
 
     [Fact]
+    public async Task Post_accepts_a_binary_event_without_data_and_without_content_type()
+    {
+        using var host = Start();
+
+        var response = await host.SendBinaryAsync("dev.example.unknown", null, contentType: null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("ignored", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["outcome"]!["result"]);
+        Assert.Empty(host.Calls);
+    }
+
+    [Fact]
     public async Task Post_rejects_malformed_structured_json_with_400()
     {
         using var host = Start();
