@@ -23,6 +23,10 @@ public static class CloudEventBinding
 
     private static readonly JsonEventFormatter Formatter = new();
 
+    /// <summary>The ApiServerSource's extensions, declared as strings so that a number or a boolean is rejected.</summary>
+    private static readonly CloudEventAttribute[] Extensions =
+        new[] { "apiversion", "kind", "name", "namespace" }.Select(n => CloudEventAttribute.CreateExtension(n, CloudEventAttributeType.String)).ToArray();
+
     /// <exception cref="BindingException">413, 415 or 400, with a message naming what was wrong.</exception>
     public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
     {
@@ -55,14 +59,54 @@ public static class CloudEventBinding
         }
 
         var body = await ReadBodyAsync(request, maxBytes, ct);
+        if (!System.Text.Unicode.Utf8.IsValid(body.Span))
+        {
+            // JSON must be UTF-8; System.Text.Json would only notice when a string is read.
+            throw new BindingException(400, "body is not valid UTF-8");
+        }
+
         return Decode(() => mediaType switch
         {
             _ when binary => [Binary(request, body, contentType)],
-            StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(body, contentType, null))],
-            _ => Formatter.DecodeBatchModeMessage(body, contentType, null).Select(Validated).ToList() is { Count: > 0 } batch
+            StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(StringExtensions(body), contentType, Extensions))],
+            _ => Formatter.DecodeBatchModeMessage(StringExtensions(body), contentType, Extensions).Select(Validated).ToList() is { Count: > 0 } batch
                 ? batch
                 : throw new BindingException(400, "the batch holds no CloudEvent"),
         });
+    }
+
+    /// <summary>
+    /// The SDK turns a number or boolean given for a string extension into its text (<c>"name": true</c> would name
+    /// object "true"): one forward-only pass over the top level of each event refuses that.
+    /// </summary>
+    private static ReadOnlyMemory<byte> StringExtensions(ReadOnlyMemory<byte> body)
+    {
+        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { MaxDepth = 64 });
+        var depth = 0;
+        while (reader.Read())
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                    depth++;
+                    break;
+                case JsonTokenType.EndObject:
+                    depth--;
+                    break;
+                case JsonTokenType.PropertyName when depth == 1:
+                    var name = reader.GetString();
+                    reader.Read();
+                    if (Extensions.Any(e => e.Name == name) && reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
+                    {
+                        throw new JsonException($"extension '{name}' must be a string, not {reader.TokenType}");
+                    }
+
+                    reader.Skip();
+                    break;
+            }
+        }
+
+        return body;
     }
 
     /// <summary>Whatever the SDK throws on bad input becomes a 400 that says why.</summary>
@@ -82,7 +126,7 @@ public static class CloudEventBinding
     {
         var version = request.Headers["ce-specversion"].ToString();
         var cloudEvent = new CloudEvent(CloudEventsSpecVersion.FromVersionId(version)
-            ?? throw new BindingException(400, $"ce-specversion '{version}' is not a supported CloudEvents version (1.0)"));
+            ?? throw new BindingException(400, $"ce-specversion '{version}' is not a supported CloudEvents version (1.0)"), Extensions);
         foreach (var header in request.Headers)
         {
             if (header.Key.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase) && !header.Key.Equals("ce-specversion", StringComparison.OrdinalIgnoreCase))

@@ -22,7 +22,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     private static readonly MediaTypeHeaderValue Json = new("application/json");
     private static readonly MediaTypeHeaderValue MergePatch = new("application/merge-patch+json");
 
-    private static readonly TimeSpan MaxInProcessWait = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxInProcessWait = TimeSpan.FromSeconds(1.2);
 
     private readonly string _base = client.BaseUri.ToString().TrimEnd('/');
 
@@ -36,7 +36,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         }
 
         await EnsureSuccessAsync(response, "GET", path, ct);
-        using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), default, ct);
+        using var doc = await ParseAsync(response, "GET", path, ct);
         return Read(doc.RootElement, kind, "GET", path);
     }
 
@@ -57,7 +57,8 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         }
 
         await EnsureSuccessAsync(response, "GET", path, ct);
-        return ToState((await response.Content.ReadFromJsonAsync(WireJson.Default.ImageObject, ct))!);
+        using var doc = await ParseAsync(response, "GET", path, ct);
+        return ToState(Deserialize(doc, WireJson.Default.ImageObject, "GET", path));
     }
 
     public Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct)
@@ -92,7 +93,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
             var path = PagePath(kind.CollectionPath(), null, token);
             using var response = await SendAsync(HttpMethod.Get, path, null, ct);
             await EnsureSuccessAsync(response, "LIST", path, ct);
-            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), default, ct);
+            using var doc = await ParseAsync(response, "LIST", path, ct);
             var page = new List<Workload>();
             if (doc.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
             {
@@ -177,7 +178,33 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     {
         using var response = await SendAsync(method, path, content, ct);
         await EnsureSuccessAsync(response, method.Method, path, ct);
-        return (await response.Content.ReadFromJsonAsync(type, ct))!;
+        using var doc = await ParseAsync(response, method.Method, path, ct);
+        return Deserialize(doc, type, method.Method, path);
+    }
+
+    /// <summary>An answer that is not JSON (empty, cut off) is a transient failure: 503, and the sender redelivers.</summary>
+    private static async Task<JsonDocument> ParseAsync(HttpResponseMessage response, string verb, string path, CancellationToken ct)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), default, ct);
+        }
+        catch (Exception e) when (e is JsonException or HttpRequestException or IOException)
+        {
+            throw new ApiException(verb, path, null, $"unreadable answer: {e.Message}", inner: e);
+        }
+    }
+
+    private static T Deserialize<T>(JsonDocument doc, JsonTypeInfo<T> type, string verb, string path)
+    {
+        try
+        {
+            return doc.Deserialize(type) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(verb, path, null, $"unexpected answer: {e.Message}", inner: e);
+        }
     }
 
     /// <summary>A write: 404 and 409 are answers the reconciler expects; the rest must be 2xx.</summary>
@@ -204,25 +231,35 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, Body? body, CancellationToken ct)
     {
         var verb = method == HttpMethod.Get && path.Contains('?') ? "LIST" : method.Method;
+        var waited = TimeSpan.Zero;
         for (var attempt = 0; ; attempt++)
         {
             var last = attempt >= settings.Options.ApiRetries;
+            TimeSpan pause;
             try
             {
                 var response = await SendOnceAsync(method, verb, path, body, ct);
                 var status = (int)response.StatusCode;
-                if (last || status is not (429 or >= 500) || RetryDelay(response) is not { } delay)
+                if (last || status is not (429 or >= 500) || RetryDelay(response) is not { } delay
+                    || waited + (pause = Jitter(attempt, delay)) > MaxInProcessWait)
                 {
                     return response;
                 }
 
                 response.Dispose();
-                await Task.Delay(Jitter(attempt, delay), ct);
             }
             catch (ApiException) when (!last)
             {
-                await Task.Delay(Jitter(attempt, TimeSpan.Zero), ct);
+                pause = Jitter(attempt, TimeSpan.Zero);
+                if (waited + pause > MaxInProcessWait)
+                {
+                    throw;
+                }
             }
+
+            // All the waiting of one call stays within MaxInProcessWait: past it the sender's own redelivery is better.
+            waited += pause;
+            await Task.Delay(pause, ct);
         }
     }
 
