@@ -62,7 +62,9 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                 foreach (var image in page.Where(i => i.ControllerLabel is not null))
                 {
                     images++;
-                    (index.TryGetValue(image.ControllerLabel!, out var list) ? list : index[image.ControllerLabel!] = []).Add(image);
+                    // By namespace too: an Image copied into another namespace must not stand in for the real one.
+                    var key = IndexKey(image.Namespace, image.ControllerLabel!);
+                    (index.TryGetValue(key, out var list) ? list : index[key] = []).Add(image);
                 }
             }
 
@@ -75,7 +77,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                         await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
                             async (workload, token) =>
                             {
-                                var outcome = await ReconcileOneAsync(workload, index.GetValueOrDefault(workload.Uid) ?? [], token);
+                                var outcome = await ReconcileOneAsync(workload, index.GetValueOrDefault(IndexKey(workload.Namespace, workload.Uid)) ?? [], token);
                                 lock (failures)
                                 {
                                     workloads++;
@@ -102,6 +104,13 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                     skipped.Add(kind.ToString());
                     Log.KindNotServed(logger, kind.ToString(), e.Message);
                 }
+                catch (ApiException e)
+                {
+                    // One kind that cannot be listed (RBAC, an outage mid-way) must not cost the other kinds their repair.
+                    failed++;
+                    failures.Add($"{kind}: {e.Message}");
+                    Log.ResyncFailure(logger, kind.ToString(), "*", "*", e.IsTransient ? Outcome.Transient : Outcome.Failed, e.Message);
+                }
             }
 
             result = failed == 0 ? "completed" : "partial";
@@ -118,6 +127,8 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
         Log.Resynced(logger, result, workloads, created, updated, deleted, failed, string.Join(", ", skipped), Math.Round(duration.TotalMilliseconds, 1));
         return new ResyncSummary(result, workloads, images, created, updated, deleted, failed, skipped, failures, Math.Round(duration.TotalMilliseconds, 1));
     }
+
+    private static string IndexKey(string ns, string uid) => $"{ns}/{uid}";
 
     private async Task<Outcome> ReconcileOneAsync(Workload workload, IReadOnlyList<ImageState> indexed, CancellationToken ct)
     {

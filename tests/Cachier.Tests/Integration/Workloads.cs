@@ -61,6 +61,53 @@ public static class Workloads
             ["spec"] = new JsonObject { ["template"] = Template(name, images, null, null, null) },
         }.ToJsonString();
 
+    /// <summary>
+    /// A workload of any kind the tests watch that starts no pod (replicas 0, parallelism 0, suspended; a DaemonSet
+    /// has no node to run on), as one item of a <c>kind: List</c>: many of them cost the cluster nothing but storage.
+    /// </summary>
+    public static JsonObject Idle(string kind, string ns, string name, string[] images, string[]? init = null,
+        string? decorate = null, string? serviceAccount = null, string[]? pullSecrets = null)
+    {
+        var selector = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } };
+        var (apiVersion, spec) = kind switch
+        {
+            "Deployment" or "ReplicaSet" => ("apps/v1", new JsonObject
+            {
+                ["replicas"] = 0,
+                ["selector"] = selector,
+                ["template"] = Template(name, images, init, serviceAccount, pullSecrets),
+            }),
+            "StatefulSet" => ("apps/v1", new JsonObject
+            {
+                ["replicas"] = 0,
+                ["serviceName"] = name,
+                ["selector"] = selector,
+                ["template"] = Template(name, images, init, serviceAccount, pullSecrets),
+            }),
+            "DaemonSet" => ("apps/v1", new JsonObject
+            {
+                ["selector"] = selector,
+                ["template"] = Template(name, images, init, serviceAccount, pullSecrets),
+            }),
+            "Job" => ("batch/v1", new JsonObject
+            {
+                ["parallelism"] = 0,
+                ["template"] = Template(name, images, init, serviceAccount, pullSecrets, "Never"),
+            }),
+            "CronJob" => ("batch/v1beta1", new JsonObject
+            {
+                ["schedule"] = "*/5 * * * *",
+                ["suspend"] = true,
+                ["jobTemplate"] = new JsonObject
+                {
+                    ["spec"] = new JsonObject { ["template"] = Template(name, images, init, serviceAccount, pullSecrets, "OnFailure") },
+                },
+            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no idle shape for this kind"),
+        };
+        return new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind, ["metadata"] = Metadata(ns, name, decorate), ["spec"] = spec };
+    }
+
     /// <summary>SPEC section 4: name = cut workload name + "-" + first 10 hex of SHA-256(uid + "/" + image).</summary>
     public static string ImageName(string workload, string uid, string image)
     {
