@@ -1,0 +1,260 @@
+using System.Globalization;
+using System.Text;
+
+namespace Cachier.Bench;
+
+/// <summary>
+/// "What stands in the way": for every target, by how much it was missed in this run and what the run's own
+/// diagnostic measurements say the time or memory goes to. Every number here comes from this run.
+/// </summary>
+public static class Analysis
+{
+    public static void Write(StringBuilder md, SteadyResult? steady, CallsResult? calls, ColdResult? cold, MemoryResult? memory, MemoSize? memo,
+        IReadOnlyDictionary<(string Method, int Containers), (double MeanNs, long AllocatedBytes)> planner, IReadOnlyList<string> sections,
+        IReadOnlyList<(string Name, long Bytes)> code)
+    {
+        md.AppendLine("## What stands in the way (targets missed in this run)").AppendLine();
+        var any = false;
+        any |= SteadyState(md, steady, planner);
+        any |= ImageChange(md, calls);
+        any |= ColdStart(md, cold, sections, code);
+        any |= Memory(md, memory, memo, steady);
+        if (!any)
+        {
+            md.AppendLine("Every target was met in this run.").AppendLine();
+        }
+    }
+
+    private static bool SteadyState(StringBuilder md, SteadyResult? steady, IReadOnlyDictionary<(string Method, int Containers), (double MeanNs, long AllocatedBytes)> planner)
+    {
+        if (steady is null)
+        {
+            return false;
+        }
+
+        var missed = steady.Rows.Where(r => !r.Diagnostic && r.Ratio < 0.6).ToList();
+        if (missed.Count == 0)
+        {
+            return false;
+        }
+
+        md.AppendLine("### Steady-state throughput").AppendLine();
+        foreach (var row in missed)
+        {
+            var needed = 0.6 * row.Raw.EventsPerSecond;
+            md.AppendLine($"- **{row.Name}: {row.Ratio:0.00} x raw, target 0.60** - missed by {(0.6 - row.Ratio) / 0.6:P0} " +
+                $"({row.Function.EventsPerSecond:0} events/s where {needed:0} were needed; p50 {row.Function.P50Ms:0.00} ms vs raw {row.Raw.P50Ms:0.00} ms).");
+        }
+
+        var c8 = steady.Rows.FirstOrDefault(r => !r.Diagnostic && r.Concurrency == 8);
+        var eventPath = planner.TryGetValue(("EventPath", 1), out var ep) ? ep.MeanNs / 1000 : (double?)null;
+        md.AppendLine();
+        md.AppendLine("What the time goes to. The raw client's event is one HTTPS GET. Cachier's event is that same GET plus a second hop and the work around it:");
+        md.AppendLine("Kestrel receives the CloudEvent, the CloudEvents SDK binds it, the GET's answer is parsed (JsonDocument), read, planned and fingerprinted,");
+        md.AppendLine("one log line is written, three metrics are recorded and a JSON answer is serialised. On this 2-core machine the API server, etcd, the function");
+        md.AppendLine("and the load generator share the cores, so at concurrency 8 throughput is CPU-bound: every CPU microsecond Cachier spends per event is taken from the API server.");
+        if (c8 is not null)
+        {
+            md.AppendLine($"Measured at c=8: Cachier spends **{c8.FunctionCpuUsPerEvent:0} µs of CPU per event** (from `/proc/PID/stat`), the API server {Us(c8.ApiServerCpuUsPerRawCall)} per raw GET" +
+                $" (its CPU includes every other client of this shared API server)." +
+                (eventPath is { } e ? $" The pure planner path (parse + read + plan + fingerprint, section 5, 1 container) is only {e:0.0} µs of that: the cost is in the two HTTP hops, TLS, logging and metrics, not in the planner." : ""));
+        }
+
+        var diagnostics = steady.Rows.Where(r => r.Diagnostic).ToList();
+        if (c8 is not null && diagnostics.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("Same run, same binary, one setting changed (c=8; each row is compared with a raw client measured in the same A-B-B-A blocks):").AppendLine();
+            md.AppendLine("| Variant | Function/raw | Function CPU per event | Change in CPU per event vs as shipped |").AppendLine("|---|---|---|---|");
+            md.AppendLine($"| as shipped | {c8.Ratio:0.00} | {c8.FunctionCpuUsPerEvent:0} µs | - |");
+            foreach (var d in diagnostics)
+            {
+                md.AppendLine($"| {d.Name.Replace("c=8, ", "", StringComparison.Ordinal)} | {d.Ratio:0.00} | {d.FunctionCpuUsPerEvent:0} µs | {d.FunctionCpuUsPerEvent - c8.FunctionCpuUsPerEvent:+0;-0} µs |");
+            }
+
+            md.AppendLine();
+        }
+
+        if (missed.FirstOrDefault(r => r.Concurrency == 1) is { } c1)
+        {
+            var added = c1.Function.MeanMs - c1.Raw.MeanMs;
+            var allowed = c1.Raw.MeanMs * (1 / 0.6 - 1);
+            md.AppendLine($"At concurrency 1 the rate is 1 / latency: Cachier adds {added:0.00} ms (mean; p50 {c1.Function.P50Ms - c1.Raw.P50Ms:0.00} ms) to a {c1.Raw.MeanMs:0.00} ms GET " +
+                "- the second HTTP hop over loopback, the binding, the parsing and the answer. 0.6 x raw allows at most " +
+                $"{allowed:0.00} ms added, so it is missed by {added - allowed:0.00} ms per event.");
+            md.AppendLine();
+        }
+
+        var logOff = diagnostics.FirstOrDefault(d => d.Name.Contains("log line off", StringComparison.Ordinal));
+        md.AppendLine("What would close the gap (function/ changes; not made here): fewer CPU microseconds and less latency per event in Cachier's own process.");
+        md.AppendLine($"The planner is not where they go{(eventPath is { } e2 ? $" ({e2:0.0} µs)" : "")}; the HTTP and JSON work around it, logging and metrics are." +
+            (logOff is not null && c8 is not null
+                ? $" In this run turning the per-event log line off changed the CPU per event by {logOff.FunctionCpuUsPerEvent - c8.FunctionCpuUsPerEvent:+0;-0} µs (its diagnostic row);" +
+                  " measure any other candidate the same way (one setting or one change per row) before changing the code."
+                : ""));
+        md.AppendLine("On this shared 2-core machine the ratio moves by several hundredths between runs (see the load average); a miss by a few per cent is within that noise.");
+        md.AppendLine();
+        return true;
+    }
+
+    private static bool ImageChange(StringBuilder md, CallsResult? calls)
+    {
+        var change = calls?.Scenarios.Where(s => s.Name.StartsWith("image changed", StringComparison.Ordinal)).ToList() ?? [];
+        var missed = change.Where(s => s.Met == false).ToList();
+        var statusOnly = calls?.Scenarios.Where(s => s.Met == false && !s.Name.StartsWith("image changed", StringComparison.Ordinal)).ToList() ?? [];
+        if (missed.Count == 0 && statusOnly.Count == 0)
+        {
+            return false;
+        }
+
+        md.AppendLine("### API calls").AppendLine();
+        foreach (var s in statusOnly)
+        {
+            md.AppendLine($"- **{s.Name} ({s.Mode})**: {s.Calls} calls ({s.Verbs}), target {s.Target}.");
+        }
+
+        foreach (var s in missed)
+        {
+            var patches = s.Requests.Count(r => r.StartsWith("PATCH", StringComparison.Ordinal));
+            md.AppendLine($"- **{s.Name} ({s.Mode})**: {s.Calls} calls ({s.Verbs}); the target allows {s.TargetMax} - missed by {s.Calls - s.TargetMax} " +
+                $"call(s), the {patches} PATCH(es) that relabel the unchanged Images' `generation`.");
+        }
+
+        if (missed.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("What stands in the way: SPEC 5.6 (\"if anything was written, set the `generation` label of every remaining Image\"), implemented in");
+            md.AppendLine("`ImageReconciler.DiffAsync` (the `relabeled` loop), so an image change in a workload with c images costs c - 1 extra PATCHes.");
+            md.AppendLine("The stale guard only needs the **largest** `generation` label among a workload's Images to be the last generation written: a create");
+            md.AppendLine("or update in the same pass already writes it. A change that keeps the guard exact with at most one extra write: relabel nothing");
+            md.AppendLine("when this pass created or updated an Image, and relabel **one** remaining Image when the pass only deleted (else a late event");
+            md.AppendLine("from before the deletion could re-create the deleted Image). Image change would then cost GET + LIST + 1 create + 1 delete");
+            md.AppendLine("(4 in Reference mode, 3 in Resource mode), as the issue asks; the SPEC text would change with it (the issue wins over the SPEC).");
+            md.AppendLine();
+        }
+
+        return true;
+    }
+
+    private static bool ColdStart(StringBuilder md, ColdResult? cold, IReadOnlyList<string> sections, IReadOnlyList<(string Name, long Bytes)> code)
+    {
+        var echo = cold?.Variants.FirstOrDefault(v => v.Variant.StartsWith("echo", StringComparison.Ordinal));
+        var aot = cold?.Variants.FirstOrDefault(v => v.Variant == "Cachier AOT");
+        if (echo is null || aot is null || aot.MedianMs <= 2 * echo.MedianMs)
+        {
+            return false;
+        }
+
+        var limit = 2 * echo.MedianMs;
+        md.AppendLine("### Cold start").AppendLine();
+        md.AppendLine($"- **Cachier AOT {aot.MedianMs:0.0} ms vs bare AOT echo {echo.MedianMs:0.0} ms = {aot.MedianMs / echo.MedianMs:0.0} x; target 2 x ({limit:0.0} ms)** - missed by {aot.MedianMs - limit:0.0} ms.");
+        md.AppendLine($"- Start-up to listening: Cachier {aot.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms (+{aot.MedianListenMs - echo.MedianListenMs:0.0} ms).");
+        md.AppendLine($"- The first event: Cachier {aot.MedianFirstRequestMs:0.0} ms (TLS handshake to the API server, GET + LIST + POST) vs echo {echo.MedianFirstRequestMs:0.0} ms.");
+        if (cold!.Variants.FirstOrDefault(v => v.Variant.StartsWith("Cachier AOT, empty system trust store", StringComparison.Ordinal)) is { } noTrust)
+        {
+            md.AppendLine($"- With an empty system trust store (same binary; `SSL_CERT_FILE`/`SSL_CERT_DIR` pointing at nothing, the API server's CA still from the kubeconfig) the first event takes " +
+                $"{noTrust.MedianFirstRequestMs:0.0} ms and the whole cold start {noTrust.MedianMs:0.0} ms: **{aot.MedianFirstRequestMs - noTrust.MedianFirstRequestMs:0} ms of the first event is .NET loading and parsing the machine's CA bundle**" +
+                " for the first TLS handshake (this machine's `/etc/ssl/certs`; the chiseled runtime image has its own bundle), although Cachier only ever trusts the cluster CA.");
+        }
+
+        var shipped = sections.FirstOrDefault(l => l.StartsWith("publish/", StringComparison.Ordinal));
+        var echoSections = sections.FirstOrDefault(l => l.StartsWith("echo/", StringComparison.Ordinal));
+        if (shipped is not null && echoSections is not null)
+        {
+            md.AppendLine($"- Start-up: the AOT binary is {Mib(shipped, "file"):0.0} MiB with {Mib(shipped, ".hydrated"):0.0} MiB of `.hydrated` data that the runtime rebuilds at every start " +
+                $"(echo: {Mib(echoSections, "file"):0.0} MiB, {Mib(echoSections, ".hydrated"):0.0} MiB)." +
+                (code.FirstOrDefault(c => c.Name == "KubernetesClient") is { Bytes: > 0 } k8s ? $" The largest contributor of native code is KubernetesClient ({k8s.Bytes / 1048576.0:0.0} MiB of code, more than System.Private.CoreLib), with its type data in `.hydrated`:" : "") +
+                " constructing `k8s.Kubernetes` roots its generated client and its source-generated JSON context for every Kubernetes API model, although Cachier only uses " +
+                "its kubeconfig loading, its HttpClient and its credentials (KubeApi speaks REST itself).");
+        }
+
+        if (cold.Variants.FirstOrDefault(v => v.Variant == Cold.ApiFloor) is { Runs: > 0 } floor)
+        {
+            md.AppendLine($"- The API calls themselves have a floor: a new TLS connection + GET + LIST + POST from the warm load generator takes **{floor.MedianMs:0.0} ms** (median). " +
+                $"So no function can answer its first reconciled event sooner than its own start-up plus about that; echo start-up + floor = {echo.MedianMs + floor.MedianMs:0.0} ms " +
+                (echo.MedianMs + floor.MedianMs <= limit ? $"fits under the {limit:0.0} ms limit, leaving {limit - echo.MedianMs - floor.MedianMs:0.0} ms for Cachier's own start-up and first-request work." : $"is already above the {limit:0.0} ms limit in this run: at this load, no function that makes these calls would meet the target."));
+        }
+
+        var proto = cold.Variants.FirstOrDefault(v => v.Variant == $"Cachier AOT, {BenchEnv.PrototypeLabel}");
+        var protoNoTrust = cold.Variants.FirstOrDefault(v => v.Variant == $"Cachier AOT, {BenchEnv.PrototypeLabel}, empty system trust store");
+        md.AppendLine();
+        var noTrustVariant = cold.Variants.FirstOrDefault(v => v.Variant.StartsWith("Cachier AOT, empty system trust store", StringComparison.Ordinal));
+        md.AppendLine("What would meet it (deployment and function/ changes; not made here), largest cold-start lever first:");
+        md.AppendLine("1. Keep the machine's CA bundle out of the process: Cachier talks TLS only to the API server, so `knative/service.yaml` can set `SSL_CERT_FILE` to the");
+        md.AppendLine("   ServiceAccount's `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt` and `SSL_CERT_DIR` to an empty directory (or the Dockerfile can ship no bundle)." +
+            (noTrustVariant is not null ? $" Measured above: cold start {aot.MedianMs:0.0} -> {noTrustVariant.MedianMs:0.0} ms." : ""));
+        md.AppendLine("2. Do not construct `k8s.Kubernetes`: keep `KubernetesClientConfiguration` for the kubeconfig / in-cluster configuration and give `KubeApi` a plain");
+        md.AppendLine("   `HttpClient` (SocketsHttpHandler trusting the cluster CA, bearer token from `AccessToken`/`TokenProvider`; client certificates via `CertUtils.GetClientCert`) -");
+        md.AppendLine("   `bench/prototypes/plain-http-client.patch`. Its main effect is on memory (below); on start-up it removes the rebuilding of most of `.hydrated`." +
+            (proto is not null ? $" Measured in this run (BENCH_PROTOTYPE=1): cold start {proto.MedianMs:0.0} ms (listening {proto.MedianListenMs:0.0} ms vs {aot.MedianListenMs:0.0} ms shipped; first event {proto.MedianFirstRequestMs:0.0} ms)." : " Run with BENCH_PROTOTYPE=1 to measure it next to the shipped build."));
+        if (protoNoTrust is not null)
+        {
+            md.AppendLine($"   Both together, measured in this run: **{protoNoTrust.MedianMs:0.0} ms = {protoNoTrust.MedianMs / echo.MedianMs:0.00} x echo** " +
+                $"(listening {protoNoTrust.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms; first event {protoNoTrust.MedianFirstRequestMs:0.0} ms).");
+        }
+
+        md.AppendLine("3. What remains after 1 and 2 is Cachier's own start-up before it listens, which the echo does not have (options binding and validation, the OpenTelemetry");
+        md.AppendLine("   meter provider and Prometheus exporter, reading the kubeconfig, logging setup; not broken down further by this bench), and the first event's API round trips (the floor above).");
+        md.AppendLine();
+        return true;
+    }
+
+    private static bool Memory(StringBuilder md, MemoryResult? memory, MemoSize? memo, SteadyResult? steady)
+    {
+        var shipped = memory?.Variants.FirstOrDefault(v => v.Name == "default");
+        if (shipped is null || shipped.Samples.Count < 4)
+        {
+            return false;
+        }
+
+        var idle = shipped.Samples[0];
+        var after = shipped.Samples[2];
+        var later = shipped.Samples[3];
+        var growth = after.VmRssMiB - idle.VmRssMiB;
+        var idleMissed = idle.VmRssMiB > 40;
+        var growthMissed = memo is not null && growth > memo.BoundMiB;
+        if (!idleMissed && !growthMissed)
+        {
+            return false;
+        }
+
+        md.AppendLine("### Memory").AppendLine();
+        if (idleMissed)
+        {
+            md.AppendLine($"- **Idle RSS {idle.VmRssMiB:0.0} MiB, target 40 MiB** - missed by {idle.VmRssMiB - 40:0.0} MiB ({idle.VmRssMiB / 40:0.00} x). " +
+                $"Of it, {idle.RssFileMiB:0.0} MiB is file-backed (the mapped binary, which is almost wholly resident, and the shared libraries) and {idle.RssAnonMiB:0.0} MiB anonymous " +
+                "(the rebuilt `.hydrated` data, GC heaps, thread stacks)." +
+                (memory!.Echo is { } e ? $" The bare AOT echo idles at {e.VmRssMiB:0.0} MiB." : ""));
+        }
+
+        if (growthMissed)
+        {
+            md.AppendLine($"- **RSS grew {growth:0.0} MiB from idle to after {memory!.EventsPerPhase:N0} events; the memo's bound is {memo!.BoundMiB:0.0} MiB** - missed by {growth - memo.BoundMiB:0.0} MiB. " +
+                $"It is not the memo (it holds {memory.Workloads} entries, ~{memory.Workloads * memo.BytesPerEntry / 1024:0} KiB here) and not a leak: the next {memory.EventsPerPhase:N0} events moved RSS by {later.VmRssMiB - after.VmRssMiB:+0.0;-0.0} MiB. " +
+                $"It is the working set of a process that has served traffic (GC heap budget, thread-pool threads, Kestrel and HttpClient buffers, TLS state), reached within the first {memory.Workloads} events " +
+                $"({shipped.Samples[1].VmRssMiB:0.0} MiB after them).");
+        }
+
+        if (memory!.Variants.FirstOrDefault(v => v.Name == "prototype") is { Samples.Count: >= 4 } proto)
+        {
+            md.AppendLine($"- Prototype (`bench/prototypes/plain-http-client.patch`), same run: idle **{proto.Samples[0].VmRssMiB:0.0} MiB**, after {memory.EventsPerPhase:N0} events {proto.Samples[2].VmRssMiB:0.0} MiB " +
+                $"({proto.Samples[2].VmRssMiB - proto.Samples[0].VmRssMiB:+0.0;-0.0} MiB), after {2 * memory.EventsPerPhase:N0} {proto.Samples[3].VmRssMiB:0.0} MiB.");
+        }
+
+        var shippedRss = steady?.Rows.LastOrDefault(r => !r.Diagnostic)?.FunctionRssMiB;
+        var workstationRss = steady?.Rows.FirstOrDefault(r => r.Name.Contains("Workstation GC", StringComparison.Ordinal))?.FunctionRssMiB;
+        md.AppendLine();
+        md.AppendLine("What would meet it: the same change as for the cold start (no `k8s.Kubernetes`: a smaller binary, less `.hydrated` data, a smaller working set)." +
+            (shippedRss is { } a && workstationRss is { } w
+                ? $" The GC mode is not the lever: after their steady-state measurements (section 1) the shipped process (Server GC) had {a:0.0} MiB and the Workstation GC one {w:0.0} MiB."
+                : ""));
+        md.AppendLine();
+        return true;
+    }
+
+    private static double Mib(string line, string key) =>
+        line.Split('\t').Skip(1).Select(p => p.Split('=')).Where(p => p.Length == 2 && p[0] == key)
+            .Select(p => long.Parse(p[1], CultureInfo.InvariantCulture) / 1048576.0).FirstOrDefault();
+
+    private static string Us(double? us) => us is { } v ? $"{v:0} µs" : "n/a";
+}

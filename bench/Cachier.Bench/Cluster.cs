@@ -1,0 +1,212 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Cachier.Bench;
+
+/// <summary>Setting up and inspecting the bench's workloads, as the cluster admin (never counted as the function's calls).</summary>
+public sealed class Cluster(BenchEnv env) : IDisposable
+{
+    private readonly HttpClient _admin = Http.ApiClient(env, env.AdminToken, "cachier-bench-setup/1.0");
+
+    public static string Image(string workload, int index) => $"registry.example.com/bench/{workload}-c{index}:1.0";
+
+    public async Task EnsureNamespaceAsync(string ns)
+    {
+        using var response = await _admin.PostAsync("/api/v1/namespaces", Http.Json(new JsonObject
+        {
+            ["apiVersion"] = "v1",
+            ["kind"] = "Namespace",
+            ["metadata"] = new JsonObject { ["name"] = ns, ["labels"] = new JsonObject { ["app.kubernetes.io/part-of"] = "cachier-bench" } },
+        }.ToJsonString()));
+        if (response.StatusCode != HttpStatusCode.Conflict)
+        {
+            await EnsureAsync(response, $"create namespace {ns}");
+        }
+    }
+
+    /// <summary>A Deployment with one container per image, zero replicas (no pods: this cluster has no kubelet).</summary>
+    public async Task CreateDeploymentAsync(string ns, string name, IReadOnlyList<string> images, IReadOnlyDictionary<string, string>? annotations = null)
+    {
+        var containers = new JsonArray(images.Select((image, i) => (JsonNode)new JsonObject { ["name"] = $"c{i}", ["image"] = image }).ToArray());
+        var metadata = new JsonObject { ["name"] = name, ["namespace"] = ns };
+        if (annotations is not null)
+        {
+            metadata["annotations"] = new JsonObject(annotations.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)JsonValue.Create(a.Value))));
+        }
+
+        var deployment = new JsonObject
+        {
+            ["apiVersion"] = "apps/v1",
+            ["kind"] = "Deployment",
+            ["metadata"] = metadata,
+            ["spec"] = new JsonObject
+            {
+                ["replicas"] = 0,
+                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
+                ["template"] = new JsonObject
+                {
+                    ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["app"] = name } },
+                    ["spec"] = new JsonObject { ["containers"] = containers },
+                },
+            },
+        };
+        using var response = await _admin.PostAsync($"/apis/apps/v1/namespaces/{ns}/deployments", Http.Json(deployment.ToJsonString()));
+        await EnsureAsync(response, $"create deployment {ns}/{name}");
+    }
+
+    public async Task CreateDeploymentsAsync(string ns, IEnumerable<(string Name, IReadOnlyList<string> Images)> workloads, int parallelism = 4) =>
+        await Parallel.ForEachAsync(workloads, new ParallelOptions { MaxDegreeOfParallelism = parallelism },
+            async (w, _) => await CreateDeploymentAsync(ns, w.Name, w.Images));
+
+    public async Task CreateSecretAsync(string ns, string name)
+    {
+        using var response = await _admin.PostAsync($"/api/v1/namespaces/{ns}/secrets",
+            Http.Json($$$"""{"apiVersion":"v1","kind":"Secret","metadata":{"name":"{{{name}}}"},"stringData":{"password":"not-for-cachier"}}"""));
+        await EnsureAsync(response, $"create secret {ns}/{name}");
+    }
+
+    public async Task<string> GetJsonAsync(string path)
+    {
+        using var response = await _admin.GetAsync(path);
+        await EnsureAsync(response, $"GET {path}");
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    public Task<string> GetDeploymentJsonAsync(string ns, string name) => GetJsonAsync($"/apis/apps/v1/namespaces/{ns}/deployments/{name}");
+
+    /// <summary>Strategic merge patch: containers are merged by name, so one image can change alone.</summary>
+    public async Task SetImageAsync(string ns, string name, string container, string image)
+    {
+        var patch = new JsonObject
+        {
+            ["spec"] = new JsonObject
+            {
+                ["template"] = new JsonObject
+                {
+                    ["spec"] = new JsonObject { ["containers"] = new JsonArray(new JsonObject { ["name"] = container, ["image"] = image }) },
+                },
+            },
+        }.ToJsonString();
+        await PatchAsync($"/apis/apps/v1/namespaces/{ns}/deployments/{name}", patch, "application/strategic-merge-patch+json");
+    }
+
+    public Task AnnotateAsync(string ns, string name, string key, string value) =>
+        PatchAsync($"/apis/apps/v1/namespaces/{ns}/deployments/{name}",
+            new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [key] = value } } }.ToJsonString(),
+            "application/merge-patch+json");
+
+    /// <summary>The first ReplicaSet the Deployment controller made for a Deployment (controlled: not cached by default).</summary>
+    public async Task<string?> WaitForReplicaSetAsync(string ns, string deployment, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var doc = JsonDocument.Parse(await GetJsonAsync($"/apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=app%3D{deployment}"));
+            var items = doc.RootElement.GetProperty("items");
+            if (items.GetArrayLength() > 0)
+            {
+                return items[0].GetProperty("metadata").GetProperty("name").GetString();
+            }
+
+            await Task.Delay(100);
+        }
+
+        return null;
+    }
+
+    /// <summary>Images of one workload, by controller label.</summary>
+    public async Task<List<(string Name, string Image, string? Generation)>> ImagesAsync(string ns, string? controllerUid = null)
+    {
+        var selector = controllerUid is null ? "controller" : $"controller%3D{controllerUid}";
+        using var doc = JsonDocument.Parse(await GetJsonAsync($"/apis/caching.internal.knative.dev/v1alpha1/namespaces/{ns}/images?labelSelector={selector}"));
+        return doc.RootElement.GetProperty("items").EnumerateArray().Select(i => (
+            i.GetProperty("metadata").GetProperty("name").GetString()!,
+            i.GetProperty("spec").GetProperty("image").GetString()!,
+            i.GetProperty("metadata").TryGetProperty("labels", out var l) && l.TryGetProperty("generation", out var g) ? g.GetString() : null)).ToList();
+    }
+
+    public async Task<string> UidAsync(string ns, string name)
+    {
+        using var doc = JsonDocument.Parse(await GetDeploymentJsonAsync(ns, name));
+        return doc.RootElement.GetProperty("metadata").GetProperty("uid").GetString()!;
+    }
+
+    /// <summary>A request only the admin makes, with a unique path: once it is in the audit log, so is everything before it.</summary>
+    public async Task<string> AuditMarkerAsync(string ns)
+    {
+        var name = $"audit-marker-{Guid.NewGuid():N}";
+        using var response = await _admin.GetAsync($"/api/v1/namespaces/{ns}/configmaps/{name}");
+        return name;
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the API server answers /readyz: on a shared machine someone may restart it
+    /// (fault tests); a measurement that met that is repeated, never reported.
+    /// </summary>
+    public async Task WaitApiServerReadyAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var response = await _admin.GetAsync("/readyz");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Down or restarting.
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"the API server did not become ready within {timeout}");
+    }
+
+    /// <summary>Runs a block; when it met errors (the API server went away), waits for the API server and runs it again (at most twice).</summary>
+    public async Task<(Block Block, int Repeated)> RunCleanAsync(Func<Task<Block>> run, string what)
+    {
+        var repeated = 0;
+        while (true)
+        {
+            var block = await run();
+            if (block.Errors == 0 || repeated == 2)
+            {
+                return (block, repeated);
+            }
+
+            Console.Error.WriteLine($"bench: {what}: {block.Errors} errors ({block.FirstError}); waiting for the API server and repeating");
+            repeated++;
+            await WaitApiServerReadyAsync(TimeSpan.FromSeconds(120));
+        }
+    }
+
+    /// <summary>Deletes the namespace in the background; garbage collection removes the rest.</summary>
+    public async Task DeleteNamespaceAsync(string ns)
+    {
+        using var response = await _admin.DeleteAsync($"/api/v1/namespaces/{ns}");
+    }
+
+    private async Task PatchAsync(string path, string body, string mediaType)
+    {
+        using var content = new StringContent(body);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(mediaType);
+        using var response = await _admin.PatchAsync(path, content);
+        await EnsureAsync(response, $"PATCH {path}");
+    }
+
+    private static async Task EnsureAsync(HttpResponseMessage response, string what)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"{what}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    public void Dispose() => _admin.Dispose();
+}
