@@ -150,20 +150,38 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
             deleted += await DeleteAsync(extra, ct) ? 1 : 0;
         }
 
-        // Keep the stale guard exact: every remaining Image carries the generation last written.
         var relabeled = 0;
-        if (created + updated + deleted > 0)
+        foreach (var stay in Relabel(plan, unchanged, created + updated, deleted))
         {
-            foreach (var stay in unchanged.Where(i => i.Generation != plan.Owner.Generation || !i.Managed))
-            {
-                relabeled += await UpdateAsync(plan, stay, null, ct) ? 1 : 0;
-            }
+            relabeled += await UpdateAsync(plan, stay, null, ct) ? 1 : 0;
         }
 
         return new Outcome(notOwned.Count > 0 ? Outcome.NotOwnedResult : Outcome.Reconciled,
             plan.Owner.Kind, plan.Owner.Namespace, plan.Owner.Name,
             notOwned.Count > 0 ? "an Image of the same name belongs to another owner" : null,
             created, updated + relabeled, deleted, unchanged.Count - relabeled, notOwned.Count > 0 ? notOwned : null);
+    }
+
+    /// <summary>
+    /// Keeps the stale guard exact while writing only what changed: the guard compares the workload's generation
+    /// with the highest <c>generation</c> label, and every created or updated Image already carries the current one.
+    /// Only a pass that deleted and wrote nothing else relabels one kept Image (unless one is current already).
+    /// Images left by the original cachier are adopted (given Cachier's labels) whenever anything is written.
+    /// </summary>
+    private static List<ImageState> Relabel(ImagePlan plan, List<ImageState> unchanged, int written, int deleted)
+    {
+        if (written + deleted == 0)
+        {
+            return [];
+        }
+
+        var relabel = unchanged.Where(i => !i.Managed).ToList();
+        if (written == 0 && relabel.Count == 0 && unchanged.Count > 0 && !unchanged.Any(i => i.Generation == plan.Owner.Generation))
+        {
+            relabel.Add(unchanged[0]);
+        }
+
+        return relabel;
     }
 
     /// <returns>Created; or the existing Image of that name when it is ours; or (false, null) when it is not.</returns>

@@ -223,26 +223,46 @@ public sealed class ReconcileContractTests
     }
 
     [Fact]
-    public async Task Reconcile_relabels_the_remaining_images_with_the_new_generation_when_anything_was_written()
+    public async Task Reconcile_writes_only_the_new_image_when_one_is_added()
     {
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25", "redis:7"]);
-        var nginx = ExpectedName("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "40"));
         host.StubCreate(Ns);
+        host.StubPatch(Ns, ExpectedName("web", Uid, "nginx:1.25"));
+
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        // The created Image carries generation 3, which is all the stale guard needs: nginx is not rewritten.
+        var write = Assert.Single(host.Writes);
+        AssertCreates(write, after, "redis:7");
+        Assert.Equal((1, 0, 1), ((int?)outcome["created"], (int?)outcome["updated"], (int?)outcome["unchanged"]));
+    }
+
+    [Fact]
+    public async Task Reconcile_relabels_one_kept_image_when_it_only_deleted()
+    {
+        using var host = Start();
+        var before = Deployment("web", Uid, 2, ["nginx:1.25", "redis:7"]);
+        var after = Deployment("web", Uid, 3, ["nginx:1.25"]);
+        var nginx = ExpectedName("web", Uid, "nginx:1.25");
+        var redis = ExpectedName("web", Uid, "redis:7");
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
+        host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "40"), ImageOf(before, "redis:7", "img-2", "41"));
+        host.StubDelete(Ns, redis);
         host.StubPatch(Ns, nginx);
 
         var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
 
         var writes = host.Writes;
         Assert.Equal(2, writes.Count);
-        AssertCreates(Assert.Single(writes, c => c.Method == "POST"), after, "redis:7");
-        // Only the labels: the stale guard must see generation 3 on every Image of the workload.
+        Assert.Equal(CachierHost.ImagePath(Ns, redis), Assert.Single(writes, c => c.Method == "DELETE").Path);
+        // Only the labels: without it no Image would carry generation 3 and a stale generation-2 event would pass.
         var relabel = AssertPatches(Assert.Single(writes, c => c.Method == "PATCH"), nginx, "40", Uid, 3);
         Assert.Null(relabel["spec"]);
-        Assert.Equal(1, (int?)outcome["created"]);
+        Assert.Equal((1, 1), ((int?)outcome["deleted"], (int?)outcome["updated"]));
     }
 
     [Fact]
