@@ -261,7 +261,7 @@ public sealed class ApiFaultTests
     [Fact]
     public async Task An_api_server_that_is_down_is_a_fast_503()
     {
-        using var app = Start(Sockets.ClosedPortUrl());
+        using var app = Start(Cachier.Tests.Contract.CachierHost.ClosedPortUrl());
         await app.WarmUpAsync();
 
         var clock = Stopwatch.StartNew();

@@ -266,16 +266,6 @@ public static class Shapes
 /// <summary>Loopback addresses where something other than an API server waits.</summary>
 public static class Sockets
 {
-    /// <summary>An address on which nothing listens: connecting is refused.</summary>
-    public static string ClosedPortUrl()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return $"http://127.0.0.1:{port}";
-    }
-
     public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
