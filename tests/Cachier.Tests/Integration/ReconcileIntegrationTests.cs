@@ -125,8 +125,9 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
 
         Assert.Equal((HttpStatusCode.OK, "deleted"), (status, (string)body["outcome"]!["result"]!));
         // The controller-manager's garbage collector follows the ownerReferences: a watch, bounded by a timeout. The
-        // bound is generous: its queue is rate-limited, and the resync test's 2,000 deleted workloads may be ahead of us.
-        await Kubectl.RunAsync($"wait --for=delete images.caching.internal.knative.dev --all -n {ns} --timeout=300s");
+        // bound is generous: its queue is rate-limited, and the resync test's 2,000 deleted workloads may be ahead of us
+        // (seen: 3 min 45 s on 2 cores).
+        await Kubectl.RunAsync($"wait --for=delete images.caching.internal.knative.dev --all -n {ns} --timeout=600s");
         Assert.Empty(await Kubectl.ImagesAsync(ns));
     }
 
