@@ -299,11 +299,12 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
     }
 
     /// <summary>The server's Retry-After when it is short enough to wait in-process; null = give the wait back to the sender.</summary>
-    private static TimeSpan? RetryDelay(HttpResponseMessage response)
-    {
-        var asked = response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
-        return asked is null ? TimeSpan.Zero : asked <= MaxInProcessWait ? asked : null;
-    }
+    private static TimeSpan? RetryDelay(HttpResponseMessage response) =>
+        RetryAfter(response) is not { } asked ? TimeSpan.Zero : asked <= MaxInProcessWait ? asked : null;
+
+    /// <summary>The server's Retry-After, as seconds or as a date.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) =>
+        response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
 
     /// <summary>Full jitter over 50 ms, 100 ms, 200 ms... and never less than what the server asked for.</summary>
     private static TimeSpan Jitter(int attempt, TimeSpan atLeast) =>
@@ -330,8 +331,6 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
             message = response.ReasonPhrase ?? "";
         }
 
-        var retryAfter = response.Headers.RetryAfter?.Delta
-            ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
-        throw new ApiException(verb, path, (int)response.StatusCode, $"{(int)response.StatusCode} {message}".TrimEnd(), retryAfter);
+        throw new ApiException(verb, path, (int)response.StatusCode, $"{(int)response.StatusCode} {message}".TrimEnd(), RetryAfter(response));
     }
 }
