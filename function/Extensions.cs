@@ -100,13 +100,13 @@ public static class Extensions
         app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
         app.MapPrometheusScrapingEndpoint("/metrics");
         var settings = app.Services.GetRequiredService<CachierSettings>();
-        var client = app.Services.GetRequiredService<k8s.Kubernetes>();
+        var client = app.Services.GetRequiredService<KubeConnection>();
         Log.Started(app.Logger, string.Join(", ", settings.Kinds), client.BaseUri.ToString());
         return app;
     }
 
     /// <summary>In-cluster when KUBERNETES_SERVICE_HOST is set; else a plain URL, the configured kubeconfig, $KUBECONFIG or ~/.kube/config.</summary>
-    public static k8s.Kubernetes CreateClient(CachierOptions options)
+    public static KubeConnection CreateClient(CachierOptions options)
     {
         KubernetesClientConfiguration config;
         if (!string.IsNullOrEmpty(options.ApiServerUrl))
@@ -131,9 +131,8 @@ public static class Extensions
             config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
         }
 
-        // Each call has its own timeout (Cachier:ApiTimeout); this is only the backstop.
-        config.HttpClientTimeout = options.ApiTimeout + TimeSpan.FromSeconds(5);
-        return new k8s.Kubernetes(config);
+        // Each call has its own timeout (Cachier:ApiTimeout); the HttpClient's is only the backstop.
+        return new KubeConnection(config, options.ApiTimeout + TimeSpan.FromSeconds(5));
     }
 
     private static List<string> ResourceFlags(string[] args)

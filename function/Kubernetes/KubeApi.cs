@@ -11,11 +11,11 @@ using Cachier.Reconcile;
 namespace Cachier.Kubernetes;
 
 /// <summary>
-/// <see cref="IClusterApi"/> over the Kubernetes REST API, using the authenticated HttpClient of the one
-/// singleton <see cref="k8s.Kubernetes"/> client. Plain REST keeps the exact wire calls visible and works
-/// the same under Native AOT, where Cachier's own JSON is source-generated.
+/// <see cref="IClusterApi"/> over the Kubernetes REST API, through the one singleton <see cref="KubeConnection"/>.
+/// Plain REST keeps the exact wire calls visible and works the same under Native AOT, where Cachier's own JSON is
+/// source-generated.
 /// </summary>
-public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : IClusterApi
+public sealed class KubeApi(KubeConnection client, CachierSettings settings) : IClusterApi
 {
     public const string ImagesRoot = $"/apis/{ImageResources.Group}/{ImageResources.Version}";
 
@@ -277,10 +277,7 @@ public sealed class KubeApi(k8s.Kubernetes client, CachierSettings settings) : I
         var started = Stopwatch.GetTimestamp();
         try
         {
-            if (client.Credentials is { } credentials)
-            {
-                await credentials.ProcessHttpRequestAsync(request, timeout.Token);
-            }
+            await client.AuthenticateAsync(request, timeout.Token);
 
             var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
             Telemetry.ApiRequest(verb, (int)response.StatusCode, started);

@@ -65,6 +65,10 @@ public sealed class ManifestDryRunTests(LocalClusterFixture cluster)
         Assert.Equal("RuntimeDefault", (string?)security["seccompProfile"]?["type"]);
         // Knative reserves PORT and sets it to the container port itself.
         Assert.DoesNotContain(container["env"]!.AsArray(), e => (string?)e!["name"] == "PORT");
+        // The default trust store is the cluster's CA alone: no CA bundle parsed on the first TLS handshake.
+        var env = container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => (string?)e!["value"]);
+        Assert.Equal("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", env["SSL_CERT_FILE"]);
+        Assert.False(Directory.Exists(env["SSL_CERT_DIR"]), $"SSL_CERT_DIR {env["SSL_CERT_DIR"]} must name no directory");
     }
 
     [Fact]

@@ -1,0 +1,118 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using k8s;
+using k8s.Authentication;
+
+namespace Cachier.Kubernetes;
+
+/// <summary>
+/// The API server's address, one HttpClient that trusts only the cluster's CA (and presents the client certificate,
+/// if the configuration has one), and the credentials to put on each request. It is built from KubernetesClient's
+/// configuration (kubeconfig or in-cluster) but does not construct <c>k8s.Kubernetes</c>: Cachier speaks REST itself
+/// (<see cref="KubeApi"/>), and that client would root its generated API surface and JSON metadata for every
+/// Kubernetes model, which Native AOT then compiles in, rebuilds at every start and keeps in memory.
+/// </summary>
+public sealed class KubeConnection : IDisposable
+{
+    private readonly ITokenProvider? _tokens;
+    private readonly AuthenticationHeaderValue? _header;
+
+    public KubeConnection(KubernetesClientConfiguration config, TimeSpan timeout)
+    {
+        if (!Uri.TryCreate(config.Host, UriKind.Absolute, out var host) || host.Scheme is not ("https" or "http"))
+        {
+            throw new InvalidOperationException($"The Kubernetes API server address '{config.Host}' is not an http(s) URL.");
+        }
+
+        BaseUri = host;
+        var handler = new SocketsHttpHandler();
+        if (host.Scheme == "https")
+        {
+            if (config.SkipTlsVerify)
+            {
+                handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
+            }
+            else if (config.SslCaCerts is { Count: > 0 } ca)
+            {
+                // The cluster's CA (from the kubeconfig or the ServiceAccount) is the only trusted root, as with kubectl.
+                var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+                policy.CustomTrustStore.AddRange(ca);
+                handler.SslOptions.CertificateChainPolicy = policy;
+            }
+
+            if (!string.IsNullOrEmpty(config.TlsServerName))
+            {
+                handler.SslOptions.TargetHost = config.TlsServerName;
+            }
+
+            if (!string.IsNullOrEmpty(config.ClientCertificateData) || !string.IsNullOrEmpty(config.ClientCertificateFilePath))
+            {
+                handler.SslOptions.ClientCertificates = [ClientCertificate(config)];
+            }
+        }
+
+        HttpClient = new HttpClient(handler) { Timeout = timeout };
+
+        // The same order as KubernetesClient: a token provider (the in-cluster token file, re-read every minute
+        // so kubelet's rotations are picked up; exec and auth-provider plugins), else a fixed token, else basic auth.
+        if (config.TokenProvider is { } tokens)
+        {
+            _tokens = tokens;
+        }
+        else if (!string.IsNullOrEmpty(config.AccessToken))
+        {
+            _header = new AuthenticationHeaderValue("Bearer", config.AccessToken);
+        }
+        else if (!string.IsNullOrEmpty(config.Username) && !string.IsNullOrEmpty(config.Password))
+        {
+            _header = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{config.Username}:{config.Password}")));
+        }
+    }
+
+    public Uri BaseUri { get; }
+
+    public HttpClient HttpClient { get; }
+
+    public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct)
+    {
+        request.Headers.Authorization = _tokens is null ? _header : await _tokens.GetAuthenticationHeaderAsync(ct);
+    }
+
+    public void Dispose() => HttpClient.Dispose();
+
+    /// <summary>The kubeconfig's client-certificate(-data) and client-key(-data), PEM, as one certificate with its key.</summary>
+    private static X509Certificate2 ClientCertificate(KubernetesClientConfiguration config)
+    {
+        var cert = Pem(config.ClientCertificateData, config.ClientCertificateFilePath, "client-certificate");
+        var key = Pem(config.ClientCertificateKeyData, config.ClientKeyFilePath, "client-key");
+        try
+        {
+            return X509Certificate2.CreateFromPem(cert, key);
+        }
+        catch (CryptographicException e)
+        {
+            throw new InvalidOperationException($"The kubeconfig's client-certificate and client-key do not make a usable key pair: {e.Message}", e);
+        }
+    }
+
+    private static string Pem(string? data, string? file, string field)
+    {
+        if (!string.IsNullOrEmpty(data))
+        {
+            try
+            {
+                return Encoding.UTF8.GetString(Convert.FromBase64String(data));
+            }
+            catch (FormatException e)
+            {
+                throw new InvalidOperationException($"The kubeconfig's {field}-data is not base64.", e);
+            }
+        }
+
+        return !string.IsNullOrEmpty(file)
+            ? File.ReadAllText(file)
+            : throw new InvalidOperationException($"The kubeconfig has a client certificate but no {field} or {field}-data.");
+    }
+}

@@ -1,0 +1,130 @@
+using System.Net.Http.Headers;
+using System.Text;
+using Cachier.Domain;
+using Cachier.Kubernetes;
+using k8s;
+using k8s.Authentication;
+using WireMock.RequestBuilders;
+using WireMock.ResponseBuilders;
+using WireMock.Server;
+
+namespace Cachier.Tests.Contract;
+
+/// <summary>
+/// The credentials Cachier puts on its API calls, from the kubeconfig it is given (<see cref="Extensions.CreateClient"/>)
+/// or from a token provider, as the API server (WireMock) receives them.
+/// </summary>
+public sealed class ConnectionContractTests : IDisposable
+{
+    private static readonly ResourceKind Deployment = ResourceKind.Parse("Deployment.v1.apps");
+
+    private readonly WireMockServer _api = WireMockServer.Start();
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("cachier-conn-");
+
+    public ConnectionContractTests() =>
+        _api.Given(Request.Create().UsingGet().WithPath("/apis/apps/v1/namespaces/ns/deployments/web"))
+            .RespondWith(Response.Create().WithStatusCode(404).WithHeader("Content-Type", "application/json")
+                .WithBody("""{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"""));
+
+    public void Dispose()
+    {
+        _api.Stop();
+        _dir.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task Kubeconfig_token_is_sent_as_a_bearer_token_on_every_call()
+    {
+        using var connection = FromKubeconfig("{token: s3cret-token}");
+
+        await GetTwiceAsync(connection);
+
+        Assert.Equal(new[] { "Bearer s3cret-token", "Bearer s3cret-token" }, Authorizations());
+    }
+
+    [Fact]
+    public async Task Kubeconfig_username_and_password_are_sent_as_basic_auth()
+    {
+        using var connection = FromKubeconfig("{username: ada, password: 'p:w'}");
+
+        await GetTwiceAsync(connection);
+
+        var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("ada:p:w"));
+        Assert.Equal(new[] { basic, basic }, Authorizations());
+    }
+
+    [Fact]
+    public async Task Api_server_url_without_a_kubeconfig_sends_no_authorization_header()
+    {
+        // Cachier:ApiServerUrl is for a local `kubectl proxy`, which adds the credentials itself.
+        using var connection = Cachier.Extensions.CreateClient(new CachierOptions { ApiServerUrl = _api.Url });
+
+        await GetTwiceAsync(connection);
+
+        Assert.Equal(new string?[] { null, null }, Authorizations());
+    }
+
+    [Fact]
+    public async Task Token_provider_is_asked_on_every_call_so_a_rotated_token_is_used_at_once()
+    {
+        // The in-cluster configuration's provider re-reads the ServiceAccount token file kubelet rotates.
+        var provider = new RotatingTokens("first", "second");
+        using var connection = new KubeConnection(new KubernetesClientConfiguration { Host = _api.Url, TokenProvider = provider }, TimeSpan.FromSeconds(10));
+
+        await GetTwiceAsync(connection);
+
+        Assert.Equal(new[] { "Bearer first", "Bearer second" }, Authorizations());
+    }
+
+    [Theory]
+    [InlineData("ftp://example.test")]
+    [InlineData("not a url")]
+    public void Api_server_address_that_is_not_an_http_url_is_refused_by_name(string host)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => new KubeConnection(new KubernetesClientConfiguration { Host = host }, TimeSpan.FromSeconds(1)));
+
+        Assert.Contains($"'{host}'", e.Message);
+    }
+
+    private KubeConnection FromKubeconfig(string user)
+    {
+        var path = Path.Combine(_dir.FullName, "kubeconfig");
+        File.WriteAllText(path, $$"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster: {server: '{{_api.Url}}'}
+            users:
+            - name: u
+              user: {{user}}
+            contexts:
+            - name: c
+              context: {cluster: fake, user: u}
+            current-context: c
+            """);
+        return Cachier.Extensions.CreateClient(new CachierOptions { Kubeconfig = path });
+    }
+
+    private static async Task GetTwiceAsync(KubeConnection connection)
+    {
+        var api = new KubeApi(connection, new CachierSettings(new CachierOptions()));
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Null(await api.GetWorkloadAsync(Deployment, "ns", "web", CancellationToken.None));
+        }
+    }
+
+    private string?[] Authorizations() =>
+        _api.LogEntries.OrderBy(e => e.RequestMessage.DateTime)
+            .Select(e => e.RequestMessage.Headers?.TryGetValue("Authorization", out var values) == true ? values.Single() : null)
+            .ToArray();
+
+    private sealed class RotatingTokens(params string[] tokens) : ITokenProvider
+    {
+        private int _next;
+
+        public Task<AuthenticationHeaderValue> GetAuthenticationHeaderAsync(CancellationToken cancellationToken) =>
+            Task.FromResult(new AuthenticationHeaderValue("Bearer", tokens[Math.Min(_next++, tokens.Length - 1)]));
+    }
+}
