@@ -3,10 +3,12 @@
 #
 # Builds what it measures (the Native AOT publish of scripts/publish.sh, a Release JIT build, a bare AOT
 # echo service, the load generator and the BenchmarkDotNet project), gives the function its own identity
-# (a ServiceAccount bound to the ClusterRole of knative/service.yaml), then measures:
+# (a ServiceAccount bound to the ClusterRole of knative/service.yaml) and runs it as shipped (the GC its project
+# builds with, DOTNET_EnableDiagnostics=0 as in the Dockerfile, SSL_CERT_FILE/SSL_CERT_DIR as in knative/service.yaml,
+# with the cluster CA for the ServiceAccount's ca.crt), then measures:
 #   1. steady-state throughput and latency, function vs a raw API client, concurrency 1 and 8
 #   2. API calls per event, per scenario, counted from the API server's audit log
-#   3. cold start: AOT, JIT, bare AOT echo (medians of BENCH_COLD_RUNS runs)
+#   3. cold start: AOT, JIT, bare AOT echo, AOT with the machine CA bundle or Workstation GC (medians of BENCH_COLD_RUNS runs)
 #   4. memory: RSS idle, after 10,000 and 20,000 events; the memo's bound
 #   5. planner micro-benchmarks (BenchmarkDotNet)
 # and writes bench/RESULTS.md (and prints it). Everything is on loopback; every loop is bounded.
@@ -16,9 +18,8 @@
 #   BENCH_REQUESTS=2000   measured requests per side and concurrency (steady state)
 #   BENCH_COLD_RUNS=11    measured cold starts per variant (plus one discarded warm-up)
 #   BENCH_MEMORY_EVENTS=10000  events per memory phase
-#   BENCH_MEMORY_GC=default  memory variants: default (as shipped), workstation, gen0-4m, empty-trust-store
-#   BENCH_PROTOTYPE=1     also build bench/prototypes/plain-http-client.patch applied to a scratch copy of function/
-#                         and measure it next to the shipped build (+4 minutes; evidence for a change, not the product)
+#   BENCH_MEMORY_GC=default  memory variants: default (as shipped), workstation (DOTNET_gcServer=0),
+#                         machine-ca-bundle (Debian's SSL_CERT_FILE/SSL_CERT_DIR), comma-separated
 #   BENCH_SKIP_BUILD=1    reuse bench/out builds from a previous run (for iterating on the bench itself)
 #   BENCH_REPORT=PATH     where to write the report (default bench/RESULTS.md)
 # Needs: root (apt-get for clang/jq when missing), the .NET 10 SDK, kubectl.
@@ -166,7 +167,6 @@ EOF
 
 build() {
   if [[ ${BENCH_SKIP_BUILD:-} == 1 && -x $OUT/publish/cachier && -x $OUT/echo/cachier-bench-echo && -f $OUT/jit/cachier.dll ]]; then
-    SKIPPED_BUILD=1
     info "BENCH_SKIP_BUILD=1: reusing $OUT/publish, $OUT/echo, $OUT/jit"
   else
     # Each build has its own intermediate folders (ArtifactsPath), so it never races with someone else's
@@ -186,22 +186,6 @@ build() {
       { tail -n 40 "$OUT/echo-build.out" >&2; fail "echo publish failed"; }
   fi
 
-  if [[ ${BENCH_PROTOTYPE:-} == 1 && ${SKIPPED_BUILD:-} == 1 && -x $OUT/proto-publish/cachier ]]; then
-    info "BENCH_SKIP_BUILD=1: reusing the prototype $OUT/proto-publish"
-    export BENCH_PROTO_AOT="$OUT/proto-publish/cachier"
-  elif [[ ${BENCH_PROTOTYPE:-} == 1 ]]; then
-    stage "build: prototype (bench/prototypes/plain-http-client.patch on a scratch copy of function/)"
-    rm -rf "$OUT/proto"
-    mkdir -p "$OUT/proto"
-    cp "$ROOT/Directory.Build.props" "$ROOT/Directory.Packages.props" "$ROOT/.editorconfig" "$OUT/proto/"
-    (cd "$ROOT" && tar --exclude=bin --exclude=obj -cf - function) | tar -xf - -C "$OUT/proto"
-    (cd "$OUT/proto" && patch -s -p1 <"$BENCH/prototypes/plain-http-client.patch")
-    dotnet publish "$OUT/proto/function/Cachier.csproj" -c Release -r linux-x64 -o "$OUT/proto-publish" -nologo -v quiet \
-      $(command -v clang >/dev/null || echo -p:CppCompilerAndLinker=gcc) >"$OUT/proto-build.out" 2>&1 ||
-      { tail -n 40 "$OUT/proto-build.out" >&2; fail "prototype publish failed"; }
-    export BENCH_PROTO_AOT="$OUT/proto-publish/cachier"
-  fi
-
   stage "build: load generator and planner benchmarks"
   dotnet build "$BENCH/Cachier.Bench/Cachier.Bench.csproj" -c Release -o "$OUT/tool" -nologo -v quiet >"$OUT/tool-build.out" 2>&1 ||
     { tail -n 40 "$OUT/tool-build.out" >&2; fail "bench build failed"; }
@@ -210,6 +194,9 @@ build() {
 }
 
 machine_notes() {
+  local server_gc
+  # The GC is a build setting (ServerGarbageCollection); the JIT build's runtimeconfig shows what the project chose.
+  server_gc="$(jq -r '.runtimeOptions.configProperties["System.GC.Server"] // false' "$OUT/jit/cachier.runtimeconfig.json" 2>/dev/null || echo unknown)"
   {
     printf 'Run started (UTC)\t%s\n' "$RUN_STARTED"
     printf 'kube-apiserver\t%s\n' "$( (kc version -o json 2>/dev/null || true) | jq -r '.serverVersion.gitVersion // "unknown"' 2>/dev/null || echo unknown)"
@@ -218,12 +205,14 @@ machine_notes() {
       "$([[ -n $(git -C "$ROOT" status --porcelain -- function 2>/dev/null) ]] && echo ' (function/ has uncommitted changes)')"
     printf 'AOT binary\t%s MiB (`scripts/publish.sh`: %s)\n' "$(($(stat -c %s "$OUT/publish/cachier") / 1024 / 1024))" \
       "$(grep -E '^publish: (no trim|warnings)' "$OUT/publish.out" 2>/dev/null | sed 's/^publish: //' | head -n 1 || echo 'reused')"
+    printf 'GC\t%s (`System.GC.Server` = %s in the JIT build of function/Cachier.csproj; the AOT publish is of the same project)\n' \
+      "$(case $server_gc in true) echo Server GC ;; false) echo Workstation GC ;; *) echo unknown ;; esac)" "$server_gc"
     printf 'Function identity\t`system:serviceaccount:%s:%s`, ClusterRole rules of knative/service.yaml\n' "$FN_NS" "$FN_SA"
     printf 'Cachier__Resources\t`%s`\n' "$RESOURCES"
   } >"$RESULTS/machine.txt"
   # Where the bytes of the AOT binaries are (section sizes): .hydrated is rebuilt in memory at start-up.
   {
-    for bin in "$OUT/publish/cachier" "$OUT/echo/cachier-bench-echo" ${BENCH_PROTO_AOT:+"$BENCH_PROTO_AOT"}; do
+    for bin in "$OUT/publish/cachier" "$OUT/echo/cachier-bench-echo"; do
       printf '%s' "${bin#"$OUT/"}"
       size -A "$bin" | awk '$1 ~ /^(\.hydrated|\.rodata|__managedcode|\.text|\.data|\.bss)$/ {printf "\t%s=%d", $1, $2}'
       printf '\tfile=%d\n' "$(stat -c %s "$bin")"

@@ -35,7 +35,8 @@ public static class Extensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<CachierOptions>, CachierOptionsValidator>();
         services.AddSingleton(sp => new CachierSettings(sp.GetRequiredService<IOptions<CachierOptions>>().Value));
-        services.AddSingleton(sp => CreateClient(sp.GetRequiredService<CachierSettings>().Options));
+        services.AddSingleton<KubeConnectionSource>();
+        services.AddHostedService(sp => sp.GetRequiredService<KubeConnectionSource>());
         services.AddSingleton<IClusterApi, KubeApi>();
         services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity));
         services.AddSingleton<KeyedLock>();
@@ -44,9 +45,9 @@ public static class Extensions
         services.AddSingleton<EventPipeline>();
         services.AddOpenTelemetry().ConfigureResource(r => r.AddService("cachier")).WithMetrics(metrics => metrics
             .AddMeter(Telemetry.MeterName)
-            .AddView(instrument => instrument.Meter.Name == Telemetry.MeterName && instrument.Unit == "s"
-                ? new ExplicitBucketHistogramConfiguration { Boundaries = Telemetry.SecondsBuckets }
-                : null)
+            .AddView(instrument => instrument.Meter.Name != Telemetry.MeterName ? null
+                : instrument.Unit == "s" ? new ExplicitBucketHistogramConfiguration { Boundaries = Telemetry.SecondsBuckets, CardinalityLimit = Telemetry.MaxSeries }
+                : new MetricStreamConfiguration { CardinalityLimit = Telemetry.MaxSeries })
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
         services.AddProblemDetails();
@@ -83,6 +84,15 @@ public static class Extensions
 
     public static WebApplication MapCachier(this WebApplication app)
     {
+        // Starts making the API server connection and the metrics pipeline now, beside the rest of the start-up
+        // (the host would build both before it listens, one after the other).
+        app.Services.GetRequiredService<KubeConnectionSource>();
+        _ = Task.Run(() =>
+        {
+            app.Services.GetService<MeterProvider>();
+            Telemetry.Publish();
+        });
+
         // Knative scale-down (SIGTERM): in-flight reconciles finish; new work is refused with 503 so it is redelivered.
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         app.Use(async (context, next) =>
@@ -99,9 +109,6 @@ public static class Extensions
         app.MapEventEndpoints();
         app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
         app.MapPrometheusScrapingEndpoint("/metrics");
-        var settings = app.Services.GetRequiredService<CachierSettings>();
-        var client = app.Services.GetRequiredService<KubeConnection>();
-        Log.Started(app.Logger, string.Join(", ", settings.Kinds), client.BaseUri.ToString());
         return app;
     }
 

@@ -22,6 +22,15 @@ public static class Telemetry
     private static readonly Histogram<double> ResyncDuration = Meter.CreateHistogram<double>("cachier.resync.duration", "s", "Duration of a full resync");
     private static readonly Counter<long> ResyncDrift = Meter.CreateCounter<long>("cachier.resync.drift", "{image}", "Images written by resyncs to repair drift");
 
+    /// <summary>
+    /// Bound of the series per instrument: the exporter sets up this much storage per instrument up front, and a
+    /// label taken from a request (the event type) must not grow memory without bound. Far above the real cardinality.
+    /// </summary>
+    public const int MaxSeries = 256;
+
+    /// <summary>Creates the instruments (the metrics pipeline sets up their storage then), so the first event need not.</summary>
+    public static void Publish() => GC.KeepAlive(Events);
+
     public static void Event(string type, string outcome, long startedTimestamp)
     {
         Events.Add(1, new("type", type), new("outcome", outcome));

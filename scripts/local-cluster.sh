@@ -572,11 +572,14 @@ cmd_up() {
 
   step "starting kube-controller-manager $K8S_VERSION"
   cm_bin="$BIN_DIR/kube-controller-manager"
+  # --kube-api-qps/burst: the garbage collector deletes dependents at the controller-manager's client rate (20/s by
+  # default), and the tests create and delete thousands of owned objects.
   start_process kube-controller-manager "$cm_bin" \
     --kubeconfig "$KUBECONFIG_FILE" \
     --authentication-kubeconfig "$KUBECONFIG_FILE" \
     --authorization-kubeconfig "$KUBECONFIG_FILE" \
     --bind-address 127.0.0.1 --port 0 --secure-port 0 \
+    --kube-api-qps 100 --kube-api-burst 200 \
     --leader-elect=false --use-service-account-credentials=false \
     --service-account-private-key-file "$PKI_DIR/sa.key" \
     --root-ca-file "$PKI_DIR/ca.crt" \

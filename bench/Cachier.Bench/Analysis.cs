@@ -131,57 +131,59 @@ public static class Analysis
         }
 
         var limit = 2 * echo.MedianMs;
+        var floor = cold!.Variants.FirstOrDefault(v => v.Variant == Cold.ApiFloor && v.Runs > 0);
         md.AppendLine("### Cold start").AppendLine();
-        md.AppendLine($"- **Cachier AOT {aot.MedianMs:0.0} ms vs bare AOT echo {echo.MedianMs:0.0} ms = {aot.MedianMs / echo.MedianMs:0.0} x; target 2 x ({limit:0.0} ms)** - missed by {aot.MedianMs - limit:0.0} ms.");
-        md.AppendLine($"- Start-up to listening: Cachier {aot.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms (+{aot.MedianListenMs - echo.MedianListenMs:0.0} ms).");
-        md.AppendLine($"- The first event: Cachier {aot.MedianFirstRequestMs:0.0} ms (TLS handshake to the API server, GET + LIST + POST) vs echo {echo.MedianFirstRequestMs:0.0} ms.");
-        if (cold!.Variants.FirstOrDefault(v => v.Variant.StartsWith("Cachier AOT, empty system trust store", StringComparison.Ordinal)) is { } noTrust)
-        {
-            md.AppendLine($"- With an empty system trust store (same binary; `SSL_CERT_FILE`/`SSL_CERT_DIR` pointing at nothing, the API server's CA still from the kubeconfig) the first event takes " +
-                $"{noTrust.MedianFirstRequestMs:0.0} ms and the whole cold start {noTrust.MedianMs:0.0} ms: **{aot.MedianFirstRequestMs - noTrust.MedianFirstRequestMs:0} ms of the first event is .NET loading and parsing the machine's CA bundle**" +
-                " for the first TLS handshake (this machine's `/etc/ssl/certs`; the chiseled runtime image has its own bundle), although Cachier only ever trusts the cluster CA.");
-        }
-
-        var shipped = sections.FirstOrDefault(l => l.StartsWith("publish/", StringComparison.Ordinal));
-        var echoSections = sections.FirstOrDefault(l => l.StartsWith("echo/", StringComparison.Ordinal));
-        if (shipped is not null && echoSections is not null)
-        {
-            md.AppendLine($"- Start-up: the AOT binary is {Mib(shipped, "file"):0.0} MiB with {Mib(shipped, ".hydrated"):0.0} MiB of `.hydrated` data that the runtime rebuilds at every start " +
-                $"(echo: {Mib(echoSections, "file"):0.0} MiB, {Mib(echoSections, ".hydrated"):0.0} MiB)." +
-                (code.FirstOrDefault(c => c.Name == "KubernetesClient") is { Bytes: > 0 } k8s ? $" The largest contributor of native code is KubernetesClient ({k8s.Bytes / 1048576.0:0.0} MiB of code, more than System.Private.CoreLib), with its type data in `.hydrated`:" : "") +
-                " constructing `k8s.Kubernetes` roots its generated client and its source-generated JSON context for every Kubernetes API model, although Cachier only uses " +
-                "its kubeconfig loading, its HttpClient and its credentials (KubeApi speaks REST itself).");
-        }
-
-        if (cold.Variants.FirstOrDefault(v => v.Variant == Cold.ApiFloor) is { Runs: > 0 } floor)
+        md.AppendLine($"- **Cachier AOT {aot.MedianMs:0.0} ms vs bare AOT echo {echo.MedianMs:0.0} ms = {aot.MedianMs / echo.MedianMs:0.0} x; target 2 x ({limit:0.0} ms)** - missed by {aot.MedianMs - limit:0.0} ms " +
+            "(medians; Cachier with the shipped runtime settings, see \"Machine and run\").");
+        md.AppendLine($"- Start-up to listening: Cachier {aot.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms ({aot.MedianListenMs - echo.MedianListenMs:+0.0;-0.0} ms). " +
+            "That difference is Cachier's own start-up, which the echo does not have: options binding and validation, the OpenTelemetry meter provider and Prometheus exporter, " +
+            "reading the kubeconfig and building its HttpClient, logging setup, and its larger `.hydrated` data (below); not broken down further by this bench.");
+        md.AppendLine($"- The first event: Cachier {aot.MedianFirstRequestMs:0.0} ms (TLS handshake to the API server, GET + LIST + POST) vs echo {echo.MedianFirstRequestMs:0.0} ms" +
+            (floor is not null && aot.MedianFirstRequestMs > floor.MedianMs
+                ? $"; the same calls from a warm process (the API floor below) take {floor.MedianMs:0.0} ms, so {aot.MedianFirstRequestMs - floor.MedianMs:0.0} ms of it is the first run of Cachier's code paths in a fresh process (HTTP and TLS client, JSON, the reconcile)."
+                : "."));
+        if (floor is not null)
         {
             md.AppendLine($"- The API calls themselves have a floor: a new TLS connection + GET + LIST + POST from the warm load generator takes **{floor.MedianMs:0.0} ms** (median). " +
                 $"So no function can answer its first reconciled event sooner than its own start-up plus about that; echo start-up + floor = {echo.MedianMs + floor.MedianMs:0.0} ms " +
                 (echo.MedianMs + floor.MedianMs <= limit ? $"fits under the {limit:0.0} ms limit, leaving {limit - echo.MedianMs - floor.MedianMs:0.0} ms for Cachier's own start-up and first-request work." : $"is already above the {limit:0.0} ms limit in this run: at this load, no function that makes these calls would meet the target."));
         }
 
-        var proto = cold.Variants.FirstOrDefault(v => v.Variant == $"Cachier AOT, {BenchEnv.PrototypeLabel}");
-        var protoNoTrust = cold.Variants.FirstOrDefault(v => v.Variant == $"Cachier AOT, {BenchEnv.PrototypeLabel}, empty system trust store");
-        md.AppendLine();
-        var noTrustVariant = cold.Variants.FirstOrDefault(v => v.Variant.StartsWith("Cachier AOT, empty system trust store", StringComparison.Ordinal));
-        md.AppendLine("What would meet it (deployment and function/ changes; not made here), largest cold-start lever first:");
-        md.AppendLine("1. Keep the machine's CA bundle out of the process: Cachier talks TLS only to the API server, so `knative/service.yaml` can set `SSL_CERT_FILE` to the");
-        md.AppendLine("   ServiceAccount's `/var/run/secrets/kubernetes.io/serviceaccount/ca.crt` and `SSL_CERT_DIR` to an empty directory (or the Dockerfile can ship no bundle)." +
-            (noTrustVariant is not null ? $" Measured above: cold start {aot.MedianMs:0.0} -> {noTrustVariant.MedianMs:0.0} ms." : ""));
-        md.AppendLine("2. Do not construct `k8s.Kubernetes`: keep `KubernetesClientConfiguration` for the kubeconfig / in-cluster configuration and give `KubeApi` a plain");
-        md.AppendLine("   `HttpClient` (SocketsHttpHandler trusting the cluster CA, bearer token from `AccessToken`/`TokenProvider`; client certificates via `CertUtils.GetClientCert`) -");
-        md.AppendLine("   `bench/prototypes/plain-http-client.patch`. Its main effect is on memory (below); on start-up it removes the rebuilding of most of `.hydrated`." +
-            (proto is not null ? $" Measured in this run (BENCH_PROTOTYPE=1): cold start {proto.MedianMs:0.0} ms (listening {proto.MedianListenMs:0.0} ms vs {aot.MedianListenMs:0.0} ms shipped; first event {proto.MedianFirstRequestMs:0.0} ms)." : " Run with BENCH_PROTOTYPE=1 to measure it next to the shipped build."));
-        if (protoNoTrust is not null)
+        // The diagnostics undo one shipped setting each: what that setting is worth in this run.
+        if (cold.Variants.FirstOrDefault(v => v.Variant == Cold.MachineCaBundle && v.Runs > 0) is { } machineCa)
         {
-            md.AppendLine($"   Both together, measured in this run: **{protoNoTrust.MedianMs:0.0} ms = {protoNoTrust.MedianMs / echo.MedianMs:0.00} x echo** " +
-                $"(listening {protoNoTrust.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms; first event {protoNoTrust.MedianFirstRequestMs:0.0} ms).");
+            md.AppendLine("- Diagnostic, the machine's CA bundle (`SSL_CERT_FILE`/`SSL_CERT_DIR` at Debian's defaults, so .NET loads and parses `/etc/ssl/certs` on the first TLS handshake): " +
+                Undone(machineCa, aot, "the `SSL_CERT_FILE`/`SSL_CERT_DIR` of `knative/service.yaml` keep it out of the shipped figures."));
         }
 
-        md.AppendLine("3. What remains after 1 and 2 is Cachier's own start-up before it listens, which the echo does not have (options binding and validation, the OpenTelemetry");
-        md.AppendLine("   meter provider and Prometheus exporter, reading the kubeconfig, logging setup; not broken down further by this bench), and the first event's API round trips (the floor above).");
+        if (cold.Variants.FirstOrDefault(v => v.Variant == Cold.OtherGc && v.Runs > 0) is { } otherGc)
+        {
+            md.AppendLine("- Diagnostic, Workstation GC (`DOTNET_gcServer=0`; one heap, no per-core GC threads): " +
+                Undone(otherGc, aot, "the shipped build keeps Server GC (the Web SDK default) for its steady-state throughput and memory (sections 1 and 4)."));
+        }
+
+        var shipped = sections.FirstOrDefault(l => l.StartsWith("publish/", StringComparison.Ordinal));
+        var echoSections = sections.FirstOrDefault(l => l.StartsWith("echo/", StringComparison.Ordinal));
+        if (shipped is not null && echoSections is not null)
+        {
+            var largest = code.Where(c => !c.Name.StartsWith('(')).Take(3).Select(c => $"{c.Name} {c.Bytes / 1048576.0:0.0} MiB").ToList();
+            md.AppendLine($"- Start-up: the AOT binary is {Mib(shipped, "file"):0.0} MiB with {Mib(shipped, ".hydrated"):0.0} MiB of `.hydrated` data that the runtime rebuilds at every start " +
+                $"(echo: {Mib(echoSections, "file"):0.0} MiB, {Mib(echoSections, ".hydrated"):0.0} MiB)." +
+                (largest.Count > 0 ? $" The largest contributors of native code: {string.Join(", ", largest)} (see \"Where the binaries' bytes are\")." : ""));
+        }
+
         md.AppendLine();
         return true;
+    }
+
+    /// <summary>What a diagnostic cold-start variant costs against the shipped one, from the two medians.</summary>
+    private static string Undone(ColdVariant variant, ColdVariant shipped, string kept)
+    {
+        var added = variant.MedianMs - shipped.MedianMs;
+        var split = $"listening {variant.MedianListenMs - shipped.MedianListenMs:+0.0;-0.0} ms, first event {variant.MedianFirstRequestMs - shipped.MedianFirstRequestMs:+0.0;-0.0} ms";
+        return added > 0
+            ? $"cold start {variant.MedianMs:0.0} ms, so it would add **{added:0.0} ms** to the shipped {shipped.MedianMs:0.0} ms ({split}); {kept}"
+            : $"cold start {variant.MedianMs:0.0} ms, no slower than the shipped {shipped.MedianMs:0.0} ms in this run ({added:+0.0;-0.0} ms; {split}); {kept}";
     }
 
     private static bool Memory(StringBuilder md, MemoryResult? memory, MemoSize? memo, SteadyResult? steady)
@@ -209,7 +211,7 @@ public static class Analysis
             md.AppendLine($"- **Idle RSS {idle.VmRssMiB:0.0} MiB, target 40 MiB** - missed by {idle.VmRssMiB - 40:0.0} MiB ({idle.VmRssMiB / 40:0.00} x). " +
                 $"Of it, {idle.RssFileMiB:0.0} MiB is file-backed (the mapped binary, which is almost wholly resident, and the shared libraries) and {idle.RssAnonMiB:0.0} MiB anonymous " +
                 "(the rebuilt `.hydrated` data, GC heaps, thread stacks)." +
-                (memory!.Echo is { } e ? $" The bare AOT echo idles at {e.VmRssMiB:0.0} MiB." : ""));
+                (memory!.Echo is { } e ? $" The bare AOT echo idles at {e.VmRssMiB:0.0} MiB ({e.RssFileMiB:0.0} MiB file-backed, {e.RssAnonMiB:0.0} MiB anonymous)." : ""));
         }
 
         if (growthMissed)
@@ -220,19 +222,20 @@ public static class Analysis
                 $"({shipped.Samples[1].VmRssMiB:0.0} MiB after them).");
         }
 
-        if (memory!.Variants.FirstOrDefault(v => v.Name == "prototype") is { Samples.Count: >= 4 } proto)
+        // The other variants of this run (BENCH_MEMORY_GC), each one setting away from as shipped.
+        foreach (var v in memory!.Variants.Where(v => v != shipped && v.Samples.Count >= 3))
         {
-            md.AppendLine($"- Prototype (`bench/prototypes/plain-http-client.patch`), same run: idle **{proto.Samples[0].VmRssMiB:0.0} MiB**, after {memory.EventsPerPhase:N0} events {proto.Samples[2].VmRssMiB:0.0} MiB " +
-                $"({proto.Samples[2].VmRssMiB - proto.Samples[0].VmRssMiB:+0.0;-0.0} MiB), after {2 * memory.EventsPerPhase:N0} {proto.Samples[3].VmRssMiB:0.0} MiB.");
+            md.AppendLine($"- {v.Environment}, same run: idle {v.Samples[0].VmRssMiB:0.0} MiB ({v.Samples[0].VmRssMiB - idle.VmRssMiB:+0.0;-0.0} MiB vs as shipped), " +
+                $"after {memory.EventsPerPhase:N0} events {v.Samples[2].VmRssMiB:0.0} MiB ({v.Samples[2].VmRssMiB - after.VmRssMiB:+0.0;-0.0} MiB).");
         }
 
         var shippedRss = steady?.Rows.LastOrDefault(r => !r.Diagnostic)?.FunctionRssMiB;
-        var workstationRss = steady?.Rows.FirstOrDefault(r => r.Name.Contains("Workstation GC", StringComparison.Ordinal))?.FunctionRssMiB;
-        md.AppendLine();
-        md.AppendLine("What would meet it: the same change as for the cold start (no `k8s.Kubernetes`: a smaller binary, less `.hydrated` data, a smaller working set)." +
-            (shippedRss is { } a && workstationRss is { } w
-                ? $" The GC mode is not the lever: after their steady-state measurements (section 1) the shipped process (Server GC) had {a:0.0} MiB and the Workstation GC one {w:0.0} MiB."
-                : ""));
+        var otherRss = steady?.Rows.FirstOrDefault(r => r.Diagnostic && r.Name.Contains("Workstation GC", StringComparison.Ordinal))?.FunctionRssMiB;
+        if (shippedRss is { } a && otherRss is { } sv)
+        {
+            md.AppendLine($"- After their steady-state measurements (section 1) the shipped process (Server GC) had {a:0.0} MiB and the Workstation GC one {sv:0.0} MiB ({sv - a:+0.0;-0.0} MiB).");
+        }
+
         md.AppendLine();
         return true;
     }

@@ -15,8 +15,7 @@ public sealed record BenchEnv(
     string AotBinary,
     string JitDll,
     string EchoBinary,
-    string? ApiServerPidFile,
-    string? PrototypeBinary)
+    string? ApiServerPidFile)
 {
     public string ResultsDir => Path.Combine(OutDir, "results");
 
@@ -41,24 +40,35 @@ public sealed record BenchEnv(
             Get("BENCH_AOT"),
             Get("BENCH_JIT_DLL"),
             Get("BENCH_ECHO"),
-            Environment.GetEnvironmentVariable("BENCH_APISERVER_PIDFILE"),
-            Environment.GetEnvironmentVariable("BENCH_PROTO_AOT") is { Length: > 0 } proto && File.Exists(proto) ? proto : null);
+            Environment.GetEnvironmentVariable("BENCH_APISERVER_PIDFILE"));
         Directory.CreateDirectory(env.ResultsDir);
         Directory.CreateDirectory(env.LogsDir);
         return env;
     }
 
-    public const string PrototypeLabel = "prototype: bench/prototypes/plain-http-client.patch";
-
     /// <summary>One namespace per measurement and run, so runs never wait on each other's cleanup.</summary>
     public string Namespace(string part) => $"cb-{RunId}-{part}";
 
-    /// <summary>The environment Cachier runs with in every measurement (the function's own identity).</summary>
+    /// <summary>The environment Cachier runs with in every measurement: the function's own identity, and the runtime as shipped.</summary>
+    /// <summary>The bare echo gets the runtime setting the function ships with too, so the comparison is like for like.</summary>
+    public static Dictionary<string, string> EchoEnvironment(int port) => new()
+    {
+        ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["DOTNET_EnableDiagnostics"] = "0",
+    };
+
     public Dictionary<string, string> FunctionEnvironment(int port) => new()
     {
         ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Cachier__Kubeconfig"] = FunctionKubeconfig,
         ["Cachier__Resources"] = Resources,
         ["Cachier__LogFormat"] = "simple",
+
+        // These mirror the Dockerfile (DOTNET_EnableDiagnostics=0) and knative/service.yaml (the default trust store is
+        // the ServiceAccount's ca.crt, so .NET never parses the machine's whole CA bundle). The cluster CA file stands in
+        // for ca.crt here. Diagnostic variants override them one at a time.
+        ["DOTNET_EnableDiagnostics"] = "0",
+        ["SSL_CERT_FILE"] = CaFile,
+        ["SSL_CERT_DIR"] = "/nonexistent",
     };
 }

@@ -12,6 +12,10 @@ public static class Cold
 {
     public const string ApiFloor = "API floor: new TLS connection + GET + LIST + POST (raw client, warm process)";
 
+    public const string MachineCaBundle = "Cachier AOT, machine CA bundle (diagnostic: no SSL_CERT_FILE/SSL_CERT_DIR as in knative/service.yaml)";
+
+    public const string OtherGc = "Cachier AOT, Workstation GC (diagnostic: DOTNET_gcServer=0)";
+
     private sealed record Variant(string Name, string FileName, string[] Args, bool IsCachier, Dictionary<string, string>? Environment = null, string? Key = null);
 
     public static async Task RunAsync(BenchEnv env, int runs, string? only = null, IReadOnlyDictionary<string, string>? extraEnvironment = null)
@@ -26,20 +30,12 @@ public static class Cold
             new("Cachier AOT", env.AotBinary, [], true),
             new("Cachier JIT", "dotnet", [env.JitDll], true),
 
-            // Diagnostic: the same AOT binary with an empty system trust store (the API server's CA comes from the kubeconfig).
-            new("Cachier AOT, empty system trust store (diagnostic)", env.AotBinary, [], true,
-                new() { ["SSL_CERT_FILE"] = "/nonexistent/ca.crt", ["SSL_CERT_DIR"] = "/nonexistent" }, "aot-notrust"),
+            // Diagnostics: the same AOT binary with one shipped setting undone, to show what each is worth. The trust
+            // store paths are Debian's defaults, what .NET reads when SSL_CERT_FILE/SSL_CERT_DIR do not redirect it.
+            new(MachineCaBundle, env.AotBinary, [], true,
+                new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }, "aot-machine-ca"),
+            new(OtherGc, env.AotBinary, [], true, new() { ["DOTNET_gcServer"] = "0" }, "aot-workstation-gc"),
         ];
-        if (env.PrototypeBinary is { } proto)
-        {
-            variants =
-            [
-                .. variants,
-                new($"Cachier AOT, {BenchEnv.PrototypeLabel}", proto, [], true, null, "proto"),
-                new($"Cachier AOT, {BenchEnv.PrototypeLabel}, empty system trust store", proto, [], true,
-                    new() { ["SSL_CERT_FILE"] = "/nonexistent/ca.crt", ["SSL_CERT_DIR"] = "/nonexistent" }, "proto-notrust"),
-            ];
-        }
 
         if (only is not null)
         {
@@ -96,7 +92,7 @@ public static class Cold
         }
 
         var port = Http.FreePort();
-        var environment = variant.IsCachier ? env.FunctionEnvironment(port) : new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var environment = variant.IsCachier ? env.FunctionEnvironment(port) : BenchEnv.EchoEnvironment(port);
         foreach (var (key, value) in (variant.Environment ?? []).Concat(extraEnvironment ?? new Dictionary<string, string>()))
         {
             environment[key] = value;

@@ -6,7 +6,7 @@ namespace Cachier.Bench;
 /// </summary>
 public static class MemoryBench
 {
-    public static async Task RunAsync(BenchEnv env, int workloads, int events, int concurrency, IReadOnlyList<string> gcModes)
+    public static async Task RunAsync(BenchEnv env, int workloads, int events, int concurrency, IReadOnlyList<string> modes)
     {
         var ns = env.Namespace("mem");
         using var cluster = new Cluster(env);
@@ -16,29 +16,26 @@ public static class MemoryBench
         await cluster.CreateDeploymentsAsync(ns, names.Select(n => (n, (IReadOnlyList<string>)[.. Enumerable.Range(0, imagesPerWorkload).Select(c => Cluster.Image(n, c))])));
 
         var variants = new List<MemoryVariant>();
-        foreach (var mode in env.PrototypeBinary is null ? gcModes : [.. gcModes, "prototype"])
+        foreach (var mode in modes)
         {
             var environment = env.FunctionEnvironment(0);
-            (string Label, Dictionary<string, string> Settings) gc = mode switch
+            (string Label, Dictionary<string, string> Settings) variant = mode switch
             {
-                "default" => ("as shipped (Server GC, the Web SDK default)", []),
+                "default" => ("as shipped (Server GC)", []),
                 "workstation" => ("DOTNET_gcServer=0 (Workstation GC)", new() { ["DOTNET_gcServer"] = "0" }),
-                "gen0-4m" => ("DOTNET_GCgen0size=0x400000 (Server GC, 4 MiB gen0 budget)", new() { ["DOTNET_GCgen0size"] = "0x400000" }),
-                "workstation-gen0-4m" => ("DOTNET_gcServer=0 + DOTNET_GCgen0size=0x400000", new() { ["DOTNET_gcServer"] = "0", ["DOTNET_GCgen0size"] = "0x400000" }),
-                "prototype" => (BenchEnv.PrototypeLabel + " (not the shipped code)", []),
-                "empty-trust-store" => ("as shipped, empty system trust store (SSL_CERT_FILE/SSL_CERT_DIR unset to nothing)",
-                    new() { ["SSL_CERT_FILE"] = "/nonexistent/ca.crt", ["SSL_CERT_DIR"] = "/nonexistent" }),
-                _ => throw new ArgumentException($"unknown GC mode {mode}"),
+                "gen0-4m" => ("DOTNET_GCgen0size=0x400000 (4 MiB gen0 budget)", new() { ["DOTNET_GCgen0size"] = "0x400000" }),
+                "conserve" => ("DOTNET_GCConserveMemory=5", new() { ["DOTNET_GCConserveMemory"] = "5" }),
+                "machine-ca-bundle" => ("machine CA bundle (SSL_CERT_FILE/SSL_CERT_DIR: Debian's defaults)",
+                    new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }),
+                _ when mode.StartsWith("env:", StringComparison.Ordinal) => (mode, mode[4..].Split(';').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1])),
+                _ => throw new ArgumentException($"unknown memory variant {mode}"),
             };
-            foreach (var (key, value) in gc.Settings)
+            foreach (var (key, value) in variant.Settings)
             {
                 environment[key] = value;
             }
 
-            var label = gc.Label;
-
-            var binary = mode == "prototype" ? env.PrototypeBinary! : env.AotBinary;
-            variants.Add(await MeasureAsync(env, binary, ns, names, events, concurrency, mode, label, environment));
+            variants.Add(await MeasureAsync(env, ns, names, events, concurrency, mode, variant.Label, environment));
         }
 
         var echo = await EchoIdleAsync(env);
@@ -46,14 +43,14 @@ public static class MemoryBench
         await cluster.DeleteNamespaceAsync(ns);
     }
 
-    private static async Task<MemoryVariant> MeasureAsync(BenchEnv env, string binary, string ns, string[] names, int events, int concurrency,
+    private static async Task<MemoryVariant> MeasureAsync(BenchEnv env, string ns, string[] names, int events, int concurrency,
         string mode, string label, Dictionary<string, string> environment)
     {
         var port = Http.FreePort();
         environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var local = Http.LocalClient();
         using var cluster = new Cluster(env);
-        await using var function = ServiceProcess.Start(binary, [], environment, port, Path.Combine(env.LogsDir, $"memory-{mode}.log"));
+        await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, $"memory-{mode}.log"));
         await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
         var samples = new List<MemorySample>();
 
@@ -92,7 +89,7 @@ public static class MemoryBench
     {
         var port = Http.FreePort();
         using var local = Http.LocalClient();
-        await using var echo = ServiceProcess.Start(env.EchoBinary, [], new Dictionary<string, string> { ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+        await using var echo = ServiceProcess.Start(env.EchoBinary, [], BenchEnv.EchoEnvironment(port),
             port, Path.Combine(env.LogsDir, "memory-echo.log"));
         for (var attempt = 0; attempt < 3000; attempt++)
         {

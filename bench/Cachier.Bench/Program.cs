@@ -5,7 +5,7 @@ using Cachier.Bench;
 //   steady [--requests 2000] [--warmup 200] [--workloads 8]
 //   calls
 //   cold [--runs 11]
-//   memory [--workloads 200] [--events 10000] [--concurrency 8] [--gc default,workstation]
+//   memory [--workloads 200] [--events 10000] [--concurrency 8] [--gc default,server,machine-ca-bundle]
 //   report --output bench/RESULTS.md
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;

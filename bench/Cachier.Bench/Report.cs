@@ -57,7 +57,10 @@ public static class Report
         md.AppendLine();
         md.AppendLine("Everything runs on this one machine over loopback: etcd, kube-apiserver v1.20.2 and kube-controller-manager (`scripts/local-cluster.sh`),");
         md.AppendLine("the function, the load generator (`bench/Cachier.Bench`, JIT, Workstation GC) and, on a shared machine, whatever else is running.");
-        md.AppendLine("The load average is recorded next to the throughput figures: with 2 cores, anything else running moves them.").AppendLine();
+        md.AppendLine("The load average is recorded next to the throughput figures: with 2 cores, anything else running moves them.");
+        md.AppendLine("Cachier runs as shipped in every measurement: the GC its project builds with (row \"GC\" above), `DOTNET_EnableDiagnostics=0` as in the Dockerfile,");
+        md.AppendLine("`SSL_CERT_FILE` = the cluster CA (standing in for the ServiceAccount's `ca.crt`) and `SSL_CERT_DIR=/nonexistent` as in `knative/service.yaml`;");
+        md.AppendLine("each diagnostic row changes one of these settings.").AppendLine();
     }
 
     private static void Targets(StringBuilder md, SteadyResult? steady, CallsResult? calls, ColdResult? cold, MemoryResult? memory, MemoSize? memo)
@@ -216,7 +219,7 @@ public static class Report
 
         md.AppendLine($"VmRSS from `/proc/PID/status` of the published AOT function: idle 2 s after it answered readiness; after one `ref.add` per workload for {r.Workloads} Deployments");
         md.AppendLine($"({r.ImagesPerWorkload} images each); after {r.EventsPerPhase:N0} status-only `ref.update` events round-robin over them at concurrency {r.Concurrency}; after {r.EventsPerPhase:N0} more; 3 s later.").AppendLine();
-        md.AppendLine("| GC | Stage | VmRSS MiB | VmHWM MiB | RssAnon MiB | RssFile MiB | Events | Errors | Seconds |");
+        md.AppendLine("| Variant | Stage | VmRSS MiB | VmHWM MiB | RssAnon MiB | RssFile MiB | Events | Errors | Seconds |");
         md.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var v in r.Variants)
         {

@@ -38,18 +38,14 @@ public static class Steady
         };
 
         // As shipped, then the same binary with one setting changed (diagnostics: what the per-event cost is made of).
-        (string Label, string Binary, Dictionary<string, string> Environment)[] variants =
+        (string Label, Dictionary<string, string> Environment)[] variants =
         [
-            ("as shipped", env.AotBinary, []),
-            ("per-event log line off (Logging__LogLevel__Cachier=Warning)", env.AotBinary, new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
-            ("Workstation GC (DOTNET_gcServer=0)", env.AotBinary, new() { ["DOTNET_gcServer"] = "0" }),
+            ("as shipped", []),
+            ("per-event log line off (Logging__LogLevel__Cachier=Warning)", new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
+            ("Workstation GC (DOTNET_gcServer=0)", new() { ["DOTNET_gcServer"] = "0" }),
         ];
-        if (env.PrototypeBinary is { } proto)
-        {
-            variants = [.. variants, (BenchEnv.PrototypeLabel, proto, [])];
-        }
 
-        foreach (var (label, binary, extra) in variants)
+        foreach (var (label, extra) in variants)
         {
             var shipped = label == "as shipped";
             var port = Http.FreePort();
@@ -59,7 +55,7 @@ public static class Steady
                 environment[key] = value;
             }
 
-            await using var function = ServiceProcess.Start(binary, [], environment, port,
+            await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port,
                 Path.Combine(env.LogsDir, $"steady-function-{(shipped ? "shipped" : rows.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}.log"));
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
 

@@ -11,11 +11,11 @@ using Cachier.Reconcile;
 namespace Cachier.Kubernetes;
 
 /// <summary>
-/// <see cref="IClusterApi"/> over the Kubernetes REST API, through the one singleton <see cref="KubeConnection"/>.
+/// <see cref="IClusterApi"/> over the Kubernetes REST API, through the one <see cref="KubeConnection"/>.
 /// Plain REST keeps the exact wire calls visible and works the same under Native AOT, where Cachier's own JSON is
 /// source-generated.
 /// </summary>
-public sealed class KubeApi(KubeConnection client, CachierSettings settings) : IClusterApi
+public sealed class KubeApi(KubeConnectionSource source, CachierSettings settings) : IClusterApi
 {
     public const string ImagesRoot = $"/apis/{ImageResources.Group}/{ImageResources.Version}";
 
@@ -23,8 +23,6 @@ public sealed class KubeApi(KubeConnection client, CachierSettings settings) : I
     private static readonly MediaTypeHeaderValue MergePatch = new("application/merge-patch+json");
 
     private static readonly TimeSpan MaxInProcessWait = TimeSpan.FromSeconds(1.2);
-
-    private readonly string _base = client.BaseUri.ToString().TrimEnd('/');
 
     public async Task<Workload?> GetWorkloadAsync(ResourceKind kind, string ns, string name, CancellationToken ct)
     {
@@ -265,9 +263,10 @@ public sealed class KubeApi(KubeConnection client, CachierSettings settings) : I
 
     private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, string verb, string path, Body? body, CancellationToken ct)
     {
+        var client = await source.Connection;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(settings.Options.ApiTimeout);
-        using var request = new HttpRequestMessage(method, _base + path);
+        using var request = new HttpRequestMessage(method, client.BaseUrl + path);
         if (body is { } b)
         {
             request.Content = new ByteArrayContent(b.Bytes);

@@ -27,6 +27,7 @@ public sealed class KubeConnection : IDisposable
         }
 
         BaseUri = host;
+        BaseUrl = host.ToString().TrimEnd('/');
         var handler = new SocketsHttpHandler();
         if (host.Scheme == "https")
         {
@@ -72,6 +73,9 @@ public sealed class KubeConnection : IDisposable
     }
 
     public Uri BaseUri { get; }
+
+    /// <summary><see cref="BaseUri"/> without the trailing slash, for appending API paths.</summary>
+    public string BaseUrl { get; }
 
     public HttpClient HttpClient { get; }
 

@@ -4,6 +4,10 @@ using Cachier.Domain;
 using Cachier.Kubernetes;
 using k8s;
 using k8s.Authentication;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
@@ -86,6 +90,23 @@ public sealed class ConnectionContractTests : IDisposable
         Assert.Contains($"'{host}'", e.Message);
     }
 
+    [Fact]
+    public void App_does_not_start_without_a_usable_kubeconfig_and_names_it()
+    {
+        // The connection is made beside the rest of the start-up; a failure must still stop the start.
+        var path = Path.Combine(_dir.FullName, "missing-kubeconfig");
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Cachier:Kubeconfig", path);
+            b.ConfigureLogging(logging => logging.ClearProviders());
+        });
+
+        var e = Record.Exception(() => factory.CreateClient());
+
+        Assert.NotNull(e);
+        Assert.Contains($"kubeconfig '{path}' does not exist", e.ToString());
+    }
+
     private KubeConnection FromKubeconfig(string user)
     {
         var path = Path.Combine(_dir.FullName, "kubeconfig");
@@ -108,7 +129,7 @@ public sealed class ConnectionContractTests : IDisposable
 
     private static async Task GetTwiceAsync(KubeConnection connection)
     {
-        var api = new KubeApi(connection, new CachierSettings(new CachierOptions()));
+        var api = new KubeApi(new KubeConnectionSource(connection, NullLogger<KubeConnectionSource>.Instance), new CachierSettings(new CachierOptions()));
         for (var i = 0; i < 2; i++)
         {
             Assert.Null(await api.GetWorkloadAsync(Deployment, "ns", "web", CancellationToken.None));

@@ -543,22 +543,27 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
     }
 
     /// <summary>
-    /// Deletes our workloads with one DELETE of each collection, then the namespaces. Left to the rate-limited namespace
-    /// controller, 2,000 half-deleted workloads would linger in the resyncs of the tests that follow; their Images and
-    /// revisions, which no resync reconciles, can go with the namespaces.
+    /// Deletes the Images and our workloads with one DELETE of each collection, then the namespaces. Left to the
+    /// rate-limited namespace controller, 2,000 half-deleted workloads would linger in the resyncs of the tests that
+    /// follow; and the Images go first, so that the garbage collector, whose queue the tests that follow wait on, does
+    /// not have thousands of dependents to delete one by one.
     /// </summary>
     private async Task RemoveAsync(string[] namespaces)
     {
-        string[] collections =
+        await DeleteCollectionsAsync(namespaces, ["apis/caching.internal.knative.dev/v1alpha1/namespaces/{0}/images"]);
+        await DeleteCollectionsAsync(namespaces,
         [
             "apis/apps/v1/namespaces/{0}/deployments", "apis/apps/v1/namespaces/{0}/replicasets", "apis/apps/v1/namespaces/{0}/statefulsets",
             "apis/apps/v1/namespaces/{0}/daemonsets", "apis/batch/v1/namespaces/{0}/jobs", "apis/batch/v1beta1/namespaces/{0}/cronjobs",
-        ];
-        var calls = namespaces.SelectMany(ns => collections.Select(c => string.Format(System.Globalization.CultureInfo.InvariantCulture, c, ns)));
-        await Parallel.ForEachAsync(calls, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (path, _) =>
-            await Kubectl.TryRunAsync($"delete --raw /{path}"));
+        ]);
         await Kubectl.TryRunAsync($"delete namespace {string.Join(' ', namespaces)} --wait=false");
     }
+
+    private Task DeleteCollectionsAsync(string[] namespaces, string[] collections) =>
+        Parallel.ForEachAsync(
+            namespaces.SelectMany(ns => collections.Select(c => string.Format(System.Globalization.CultureInfo.InvariantCulture, c, ns))),
+            new ParallelOptions { MaxDegreeOfParallelism = 8 },
+            async (path, _) => await Kubectl.TryRunAsync($"delete --raw /{path}"));
 
     private sealed record ResyncResult(string Result, int Workloads, int Created, int Updated, int Deleted, int Failed, double DurationMs);
 

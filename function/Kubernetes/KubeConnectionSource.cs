@@ -1,0 +1,46 @@
+namespace Cachier.Kubernetes;
+
+/// <summary>
+/// Makes the one <see cref="KubeConnection"/> on a thread-pool thread while the host starts: reading a kubeconfig and
+/// loading OpenSSL take milliseconds that a cold start would otherwise spend before it listens. A configuration that
+/// cannot make a connection still stops the start, with its message, when the host starts this service.
+/// </summary>
+public sealed class KubeConnectionSource : IHostedService, IDisposable
+{
+    private readonly Task<KubeConnection> _connection;
+    private readonly ILogger _logger;
+    private readonly string _kinds;
+
+    public KubeConnectionSource(CachierSettings settings, ILogger<KubeConnectionSource> logger)
+    {
+        _connection = Task.Run(() => Extensions.CreateClient(settings.Options));
+        _logger = logger;
+        _kinds = string.Join(", ", settings.Kinds);
+    }
+
+    /// <summary>An already made connection (tests).</summary>
+    internal KubeConnectionSource(KubeConnection connection, ILogger<KubeConnectionSource> logger)
+    {
+        _connection = Task.FromResult(connection);
+        _logger = logger;
+        _kinds = "";
+    }
+
+    public Task<KubeConnection> Connection => _connection;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _connection.WaitAsync(cancellationToken);
+        Log.Started(_logger, _kinds, connection.BaseUri.ToString());
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose()
+    {
+        if (_connection.IsCompletedSuccessfully)
+        {
+            _connection.Result.Dispose();
+        }
+    }
+}
