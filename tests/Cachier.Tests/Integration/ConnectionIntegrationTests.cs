@@ -125,7 +125,11 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
-        using var cert = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1), RandomNumberGenerator.GetBytes(16));
+        // Not valid before its issuer: the local cluster's CA may be only seconds old.
+        var notBefore = new DateTimeOffset(ca.NotBefore.ToUniversalTime()) > DateTimeOffset.UtcNow.AddMinutes(-5)
+            ? new DateTimeOffset(ca.NotBefore.ToUniversalTime())
+            : DateTimeOffset.UtcNow.AddMinutes(-5);
+        using var cert = request.Create(ca, notBefore, DateTimeOffset.UtcNow.AddHours(1), RandomNumberGenerator.GetBytes(16));
         return (cert.ExportCertificatePem(), key.ExportPkcs8PrivateKeyPem());
     }
 
