@@ -186,6 +186,7 @@ public sealed class CachierHost : IDisposable
             409 => "AlreadyExists",
             429 => "TooManyRequests",
             503 => "ServiceUnavailable",
+            504 => "Timeout",
             _ => "InternalError",
         },
         ["code"] = code,

@@ -287,24 +287,8 @@ public sealed class FakeApi : IDisposable
         ["items"] = new JsonArray(items.Select(i => (JsonNode)i.DeepClone()).ToArray()),
     };
 
-    /// <summary>A Kubernetes <c>Status</c> body.</summary>
-    public static JsonObject Status(int code, string? reason = null) => new()
-    {
-        ["kind"] = "Status",
-        ["apiVersion"] = "v1",
-        ["status"] = code < 400 ? "Success" : "Failure",
-        ["message"] = $"fake API server answered {code}",
-        ["reason"] = reason ?? code switch
-        {
-            404 => "NotFound",
-            409 => "Conflict",
-            429 => "TooManyRequests",
-            503 => "ServiceUnavailable",
-            504 => "Timeout",
-            _ => "InternalError",
-        },
-        ["code"] = code,
-    };
+    /// <summary>A Kubernetes <c>Status</c> body (the contract tests' builder).</summary>
+    public static JsonObject Status(int code, string? reason = null) => Contract.CachierHost.Status(code, reason);
 
     private static ResponseMessage Answer(int status, JsonNode body, IReadOnlyDictionary<string, string>? headers)
     {
