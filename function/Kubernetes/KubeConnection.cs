@@ -26,7 +26,6 @@ public sealed class KubeConnection : IDisposable
             throw new InvalidOperationException($"The Kubernetes API server address '{config.Host}' is not an http(s) URL.");
         }
 
-        BaseUri = host;
         BaseUrl = host.ToString().TrimEnd('/');
         var handler = new SocketsHttpHandler();
         if (host.Scheme == "https")
@@ -72,9 +71,7 @@ public sealed class KubeConnection : IDisposable
         }
     }
 
-    public Uri BaseUri { get; }
-
-    /// <summary><see cref="BaseUri"/> without the trailing slash, for appending API paths.</summary>
+    /// <summary>The API server's address without a trailing slash: API paths are appended to it.</summary>
     public string BaseUrl { get; }
 
     public HttpClient HttpClient { get; }

@@ -31,7 +31,7 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var connection = await _connection.WaitAsync(cancellationToken);
-        Log.Started(_logger, _kinds, connection.BaseUri.ToString());
+        Log.Started(_logger, _kinds, connection.BaseUrl);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
