@@ -61,6 +61,24 @@ public sealed class ApiFaultTests
         return data;
     }
 
+    /// <summary>
+    /// Another writer changes Image <paramref name="name"/> just before each of the first <paramref name="times"/>
+    /// <paramref name="method"/> requests, which the API server then answers 409; <paramref name="versions"/> gets
+    /// the resourceVersion each change left.
+    /// </summary>
+    private static Func<ApiRequest, Fault?> ConflictOn(FakeApi api, string method, string name, int times = int.MaxValue, List<string>? versions = null) =>
+        r =>
+        {
+            if (r.Method != method || times-- <= 0)
+            {
+                return null;
+            }
+
+            var version = api.Touch(Ns, name);
+            versions?.Add(version);
+            return new Fault(409, Reason: "Conflict");
+        };
+
     private static bool Hits(string stage, ApiRequest r) => stage switch
     {
         "get" => r.Method == "GET" && r.Path == WebPath,
@@ -319,17 +337,7 @@ public sealed class ApiFaultTests
         api.PutDeployment(Deployment("web", Uid, 3, ["img-a:1"], serviceAccount: "new-sa"));
         var image = api.PutImage(OurImage("web", Uid, 3, "img-a:1", serviceAccount: "old-sa"));
         var name = (string)image["metadata"]!["name"]!;
-        var conflicts = 1;
-        api.Hook = r =>
-        {
-            if (r.Method != "PATCH" || conflicts-- <= 0)
-            {
-                return null;
-            }
-
-            api.Touch(Ns, name);
-            return new Fault(409, Reason: "Conflict");
-        };
+        api.Hook = ConflictOn(api, "PATCH", name, times: 1);
         using var app = Start(api.Url);
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
@@ -351,16 +359,7 @@ public sealed class ApiFaultTests
         api.PutDeployment(Deployment("web", Uid, 3, ["img-a:1"], serviceAccount: "new-sa"));
         var name = (string)api.PutImage(OurImage("web", Uid, 3, "img-a:1", serviceAccount: "old-sa"))["metadata"]!["name"]!;
         var versions = new List<string>();
-        api.Hook = r =>
-        {
-            if (r.Method != "PATCH")
-            {
-                return null;
-            }
-
-            versions.Add(api.Touch(Ns, name));
-            return new Fault(409, Reason: "Conflict");
-        };
+        api.Hook = ConflictOn(api, "PATCH", name, versions: versions);
         using var app = Start(api.Url);
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
@@ -387,17 +386,7 @@ public sealed class ApiFaultTests
         api.PutImage(OurImage("web", Uid, 3, "img-a:1"));
         var old = api.PutImage(OurImage("web", Uid, 2, "img-old:1"));
         var name = (string)old["metadata"]!["name"]!;
-        var conflicts = 1;
-        api.Hook = r =>
-        {
-            if (r.Method != "DELETE" || conflicts-- <= 0)
-            {
-                return null;
-            }
-
-            api.Touch(Ns, name);
-            return new Fault(409, Reason: "Conflict");
-        };
+        api.Hook = ConflictOn(api, "DELETE", name, times: 1);
         using var app = Start(api.Url);
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
@@ -418,16 +407,7 @@ public sealed class ApiFaultTests
         api.PutDeployment(Deployment("web", Uid, 3, ["img-a:1"]));
         api.PutImage(OurImage("web", Uid, 3, "img-a:1"));
         var name = (string)api.PutImage(OurImage("web", Uid, 2, "img-old:1"))["metadata"]!["name"]!;
-        api.Hook = r =>
-        {
-            if (r.Method != "DELETE")
-            {
-                return null;
-            }
-
-            api.Touch(Ns, name);
-            return new Fault(409, Reason: "Conflict");
-        };
+        api.Hook = ConflictOn(api, "DELETE", name);
         using var app = Start(api.Url);
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
