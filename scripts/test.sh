@@ -55,6 +55,7 @@ total() { cat "${trx_files[@]}" | grep -o '<Counters [^>]*>' | sed -n "s/.* $1=\
 passed="$(total passed)"
 failed=$(( $(total failed) + $(total error) + $(total timeout) + $(total aborted) ))
 skipped="$(total notExecuted)"
+awk -f scripts/failed-tests.awk "${trx_files[@]}"
 rm -rf "$results"
 
 # The format check and the AOT publish are checks too: each counts as one test.
