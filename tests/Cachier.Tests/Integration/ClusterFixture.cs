@@ -20,6 +20,8 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     private readonly string _dir = Directory.CreateTempSubdirectory("cachier-it-").FullName;
 
+    public const string CachierUser = "system:serviceaccount:cachier-system:cachier";
+
     public Kubectl Admin { get; } = new(Environment.GetEnvironmentVariable("CACHIER_TEST_KUBECONFIG") is { Length: > 0 } path
         ? path
         : throw new InvalidOperationException(
@@ -36,6 +38,11 @@ public sealed class ClusterFixture : IAsyncLifetime
         // The custom PodSpecable kind of the tests, and (test-only) read access to it for the function.
         await Admin.ApplyAsync(FooCrd);
         await Admin.RunAsync("wait --for condition=established --timeout=60s crd/foos.example.cachier.dev");
+        foreach (var (verb, resource) in new[] { ("get", "deployments.apps"), ("create", "images.caching.internal.knative.dev"), ("list", "foos.example.cachier.dev") })
+        {
+            await Admin.WaitUntilAllowedAsync(CachierUser, verb, resource);
+        }
+
         var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
         var admin = await File.ReadAllTextAsync(Admin.Kubeconfig);
         var server = admin.Split('\n').First(l => l.TrimStart().StartsWith("server:", StringComparison.Ordinal)).Split("server:")[1].Trim();

@@ -28,6 +28,7 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
         var user = $"cachier-cert-{Guid.NewGuid():N}"[..24];
         var (certPem, keyPem) = IssueClientCertificate(user, ClusterCaFiles());
         await Kubectl.RunAsync($"create clusterrolebinding {user} --clusterrole=cachier --user={user}");
+        await Kubectl.WaitUntilAllowedAsync(user, "create", "images.caching.internal.knative.dev");
         try
         {
             string credentials;

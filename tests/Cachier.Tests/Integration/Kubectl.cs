@@ -49,4 +49,26 @@ public sealed class Kubectl(string kubeconfig)
     /// <summary>The Images in a namespace, as the API server has them.</summary>
     public async Task<List<JsonObject>> ImagesAsync(string ns) =>
         (await GetAsync("images.caching.internal.knative.dev", ns))["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
+
+    /// <summary>
+    /// Waits until the API server's authorizer lets <paramref name="user"/> do what a new (Cluster)RoleBinding grants:
+    /// RBAC reads bindings from a watch cache, so a binding is not in force the moment kubectl has created it.
+    /// </summary>
+    public async Task WaitUntilAllowedAsync(string user, string verb, string resource)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var (code, stdout, stderr) = await TryRunAsync($"auth can-i {verb} {resource} --all-namespaces --as={user}");
+            if (code == 0 && stdout.Trim() == "yes")
+            {
+                return;
+            }
+
+            if (code != 1 || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{user} may still not {verb} {resource} (kubectl auth can-i exited {code}: {stdout.Trim()} {stderr.Trim()})");
+            }
+        }
+    }
 }
