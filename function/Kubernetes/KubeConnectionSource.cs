@@ -1,9 +1,10 @@
 namespace Cachier.Kubernetes;
 
 /// <summary>
-/// Makes the one <see cref="KubeConnection"/> on a thread-pool thread while the host starts: reading a kubeconfig and
-/// loading OpenSSL take milliseconds that a cold start would otherwise spend before it listens. A configuration that
-/// cannot make a connection still stops the start, with its message, when the host starts this service.
+/// The one <see cref="KubeConnection"/>, made on a thread-pool thread while the host is built and started: reading a
+/// kubeconfig and loading OpenSSL take milliseconds that a cold start would otherwise spend before its first event.
+/// A configuration that cannot make a connection still stops the start, with its message, when the host starts this
+/// service.
 /// </summary>
 public sealed class KubeConnectionSource : IHostedService, IDisposable
 {
@@ -11,9 +12,9 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
     private readonly ILogger _logger;
     private readonly string _kinds;
 
-    public KubeConnectionSource(CachierSettings settings, ILogger<KubeConnectionSource> logger)
+    public KubeConnectionSource(Task<KubeConnection> connecting, CachierSettings settings, ILogger<KubeConnectionSource> logger)
     {
-        _connection = Task.Run(() => Extensions.CreateClient(settings.Options));
+        _connection = connecting;
         _logger = logger;
         _kinds = string.Join(", ", settings.Kinds);
     }
@@ -28,6 +29,26 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
 
     public Task<KubeConnection> Connection => _connection;
 
+    /// <summary>
+    /// Starts making the connection from the Cachier configuration section, before the host (and so the bound options)
+    /// exists. The section is read here, on the caller's thread: the configuration is still being added to while the
+    /// host is built. A value that does not bind is left to options validation, which fails the start naming it.
+    /// </summary>
+    public static Task<KubeConnection> Connect(IConfigurationSection section)
+    {
+        CachierOptions options;
+        try
+        {
+            options = section.Get<CachierOptions>() ?? new CachierOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            return Task.FromException<KubeConnection>(e);
+        }
+
+        return Task.Run(() => Extensions.CreateClient(options));
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var connection = await _connection.WaitAsync(cancellationToken);
@@ -36,11 +57,6 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose()
-    {
-        if (_connection.IsCompletedSuccessfully)
-        {
-            _connection.Result.Dispose();
-        }
-    }
+    public void Dispose() =>
+        _connection.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 }
