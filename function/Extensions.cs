@@ -4,7 +4,6 @@ using Cachier.Reconcile;
 using k8s;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 
 namespace Cachier;
 
@@ -35,6 +34,7 @@ public static class Extensions
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<CachierOptions>, CachierOptionsValidator>();
         services.AddSingleton(sp => new CachierSettings(sp.GetRequiredService<IOptions<CachierOptions>>().Value));
+
         // The API server connection is made from now on, on a second thread, while the host is built: reading a
         // kubeconfig and loading OpenSSL take about 10 ms that would otherwise stand between start-up and the first event.
         var connecting = KubeConnectionSource.Connect(builder.Configuration.GetSection(CachierOptions.Section));
@@ -47,12 +47,11 @@ public static class Extensions
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
         services.AddSingleton<EventPipeline>();
-        services.AddOpenTelemetry().ConfigureResource(r => r.AddService("cachier")).WithMetrics(metrics => metrics
-            .AddMeter(Telemetry.MeterName)
-            .AddView(instrument => instrument.Meter.Name != Telemetry.MeterName ? null
-                : instrument.Unit == "s" ? new ExplicitBucketHistogramConfiguration { Boundaries = Telemetry.SecondsBuckets, CardinalityLimit = Telemetry.MaxSeries }
-                : new MetricStreamConfiguration { CardinalityLimit = Telemetry.MaxSeries })
-            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+
+        // The metrics pipeline is built beside the host too (it needs nothing from the container); the container owns
+        // it from then on and disposes it with the host.
+        var metrics = Task.Run(Telemetry.CreateMeterProvider);
+        services.AddSingleton(_ => metrics.GetAwaiter().GetResult());
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
         services.AddProblemDetails();
 
@@ -88,13 +87,6 @@ public static class Extensions
 
     public static WebApplication MapCachier(this WebApplication app)
     {
-        // Builds the metrics pipeline now, beside the rest of the start-up (the host would build it before it listens).
-        _ = Task.Run(() =>
-        {
-            app.Services.GetService<MeterProvider>();
-            Telemetry.Publish();
-        });
-
         // Knative scale-down (SIGTERM): in-flight reconciles finish; new work is refused with 503 so it is redelivered.
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         app.Use(async (context, next) =>
@@ -110,7 +102,7 @@ public static class Extensions
         });
         app.MapEventEndpoints();
         app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), configureBranchedPipeline: null, optionsName: null);
         return app;
     }
 

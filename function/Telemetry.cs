@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Cachier;
 
@@ -28,8 +31,19 @@ public static class Telemetry
     /// </summary>
     public const int MaxSeries = 256;
 
-    /// <summary>Creates the instruments (the metrics pipeline sets up their storage then), so the first event need not.</summary>
-    public static void Publish() => GC.KeepAlive(Events);
+    /// <summary>
+    /// The metrics pipeline: Cachier's instruments, exported in the Prometheus text format (<c>/metrics</c> maps its
+    /// exporter). Built without the host's container, so that it can be built while the host is. The instruments exist
+    /// before it is built, so their storage is set up now rather than by the first event.
+    /// </summary>
+    public static MeterProvider CreateMeterProvider() => Sdk.CreateMeterProviderBuilder()
+        .ConfigureResource(r => r.AddService("cachier"))
+        .AddMeter(MeterName)
+        .AddView(instrument => instrument.Meter.Name != MeterName ? null
+            : instrument.Unit == "s" ? new ExplicitBucketHistogramConfiguration { Boundaries = SecondsBuckets, CardinalityLimit = MaxSeries }
+            : new MetricStreamConfiguration { CardinalityLimit = MaxSeries })
+        .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)
+        .Build();
 
     public static void Event(string type, string outcome, long startedTimestamp)
     {
