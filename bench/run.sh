@@ -4,11 +4,11 @@
 # Builds what it measures (the Native AOT publish of scripts/publish.sh, a Release JIT build, a bare AOT
 # echo service, the load generator and the BenchmarkDotNet project), gives the function its own identity
 # (a ServiceAccount bound to the ClusterRole of knative/service.yaml) and runs it as shipped (the GC its project
-# builds with, DOTNET_EnableDiagnostics=0 as in the Dockerfile, SSL_CERT_FILE/SSL_CERT_DIR as in knative/service.yaml,
+# builds with, DOTNET_EnableDiagnostics=0 and DOTNET_GCgen0size as in the Dockerfile, SSL_CERT_FILE/SSL_CERT_DIR as in knative/service.yaml,
 # with the cluster CA for the ServiceAccount's ca.crt), then measures:
 #   1. steady-state throughput and latency, function vs a raw API client, concurrency 1 and 8
 #   2. API calls per event, per scenario, counted from the API server's audit log
-#   3. cold start: AOT, JIT, bare AOT echo, AOT with the machine CA bundle or Workstation GC (medians of BENCH_COLD_RUNS runs)
+#   3. cold start: AOT, JIT, bare AOT echo, AOT with the machine CA bundle or Server GC (medians of BENCH_COLD_RUNS runs)
 #   4. memory: RSS idle, after 10,000 and 20,000 events; the memo's bound
 #   5. planner micro-benchmarks (BenchmarkDotNet)
 # and writes bench/RESULTS.md (and prints it). Everything is on loopback; every loop is bounded.
@@ -18,8 +18,10 @@
 #   BENCH_REQUESTS=2000   measured requests per side and concurrency (steady state)
 #   BENCH_COLD_RUNS=11    measured cold starts per variant (plus one discarded warm-up)
 #   BENCH_MEMORY_EVENTS=10000  events per memory phase
-#   BENCH_MEMORY_GC=default  memory variants: default (as shipped), workstation (DOTNET_gcServer=0),
+#   BENCH_MEMORY_GC=default  memory variants: default (as shipped), server (Server GC), gen0-default (no gen0 budget),
 #                         machine-ca-bundle (Debian's SSL_CERT_FILE/SSL_CERT_DIR), comma-separated
+#   BENCH_STAGES="steady cold"  run only these of: steady calls cold memory planner (default: all); the report
+#                         then has only those sections, so point BENCH_REPORT elsewhere
 #   BENCH_SKIP_BUILD=1    reuse bench/out builds from a previous run (for iterating on the bench itself)
 #   BENCH_REPORT=PATH     where to write the report (default bench/RESULTS.md)
 # Needs: root (apt-get for clang/jq when missing), the .NET 10 SDK, kubectl.
@@ -259,23 +261,26 @@ main() {
   export BENCH_RUN_ID
   machine_notes
   local tool=(dotnet "$OUT/tool/cachier-bench.dll")
+  wants() { [[ " ${BENCH_STAGES:-steady calls cold memory planner} " == *" $1 "* ]]; }
 
-  stage "1. steady-state throughput and latency"
-  measure "${tool[@]}" steady --requests "${BENCH_REQUESTS:-2000}" --warmup 200 --workloads 8
+  wants steady && stage "1. steady-state throughput and latency"
+  wants steady && measure "${tool[@]}" steady --requests "${BENCH_REQUESTS:-2000}" --warmup 200 --workloads 8
 
-  stage "2. API calls per event (audit log)"
-  measure "${tool[@]}" calls
+  wants calls && stage "2. API calls per event (audit log)" && measure "${tool[@]}" calls
 
-  stage "3. cold start"
-  measure "${tool[@]}" cold --runs "${BENCH_COLD_RUNS:-11}"
+  wants cold && stage "3. cold start" && measure "${tool[@]}" cold --runs "${BENCH_COLD_RUNS:-11}"
 
-  stage "4. memory"
-  measure "${tool[@]}" memory --workloads 200 --events "${BENCH_MEMORY_EVENTS:-10000}" --concurrency 8 --gc "${BENCH_MEMORY_GC:-default}"
-  dotnet "$OUT/planner/cachier-bench-planner.dll" memo-size --output "$RESULTS/memo.json" >/dev/null
+  if wants memory; then
+    stage "4. memory"
+    measure "${tool[@]}" memory --workloads 200 --events "${BENCH_MEMORY_EVENTS:-10000}" --concurrency 8 --gc "${BENCH_MEMORY_GC:-default}"
+    dotnet "$OUT/planner/cachier-bench-planner.dll" memo-size --output "$RESULTS/memo.json" >/dev/null
+  fi
 
-  stage "5. planner micro-benchmarks (BenchmarkDotNet)"
-  (cd "$OUT" && dotnet "$OUT/planner/cachier-bench-planner.dll" bench --artifacts "$OUT/bdn" >"$OUT/logs/benchmarkdotnet.log" 2>&1) ||
-    { tail -n 40 "$OUT/logs/benchmarkdotnet.log" >&2; fail "BenchmarkDotNet failed"; }
+  if wants planner; then
+    stage "5. planner micro-benchmarks (BenchmarkDotNet)"
+    (cd "$OUT" && dotnet "$OUT/planner/cachier-bench-planner.dll" bench --artifacts "$OUT/bdn" >"$OUT/logs/benchmarkdotnet.log" 2>&1) ||
+      { tail -n 40 "$OUT/logs/benchmarkdotnet.log" >&2; fail "BenchmarkDotNet failed"; }
+  fi
 
   finish_stage
   printf '%s\t%s\n' "total" "$((SECONDS - started))" >>"$RESULTS/timings.tsv"

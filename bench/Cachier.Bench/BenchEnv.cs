@@ -57,6 +57,9 @@ public sealed record BenchEnv(
         ["DOTNET_EnableDiagnostics"] = "0",
     };
 
+    /// <summary>The diagnostic GC: Server GC (the Web SDK's default) with the runtime's own gen0 budget.</summary>
+    public static Dictionary<string, string> ServerGc => new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCgen0size"] = "0" };
+
     public Dictionary<string, string> FunctionEnvironment(int port) => new()
     {
         ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -64,10 +67,11 @@ public sealed record BenchEnv(
         ["Cachier__Resources"] = Resources,
         ["Cachier__LogFormat"] = "simple",
 
-        // These mirror the Dockerfile (DOTNET_EnableDiagnostics=0) and knative/service.yaml (the default trust store is
+        // These mirror the Dockerfile (DOTNET_EnableDiagnostics=0, DOTNET_GCgen0size) and knative/service.yaml (the default trust store is
         // the ServiceAccount's ca.crt, so .NET never parses the machine's whole CA bundle). The cluster CA file stands in
         // for ca.crt here. Diagnostic variants override them one at a time.
         ["DOTNET_EnableDiagnostics"] = "0",
+        ["DOTNET_GCgen0size"] = "400000",
         ["SSL_CERT_FILE"] = CaFile,
         ["SSL_CERT_DIR"] = "/nonexistent",
     };

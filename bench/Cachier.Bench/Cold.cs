@@ -14,7 +14,7 @@ public static class Cold
 
     public const string MachineCaBundle = "Cachier AOT, machine CA bundle (diagnostic: no SSL_CERT_FILE/SSL_CERT_DIR as in knative/service.yaml)";
 
-    public const string OtherGc = "Cachier AOT, Workstation GC (diagnostic: DOTNET_gcServer=0)";
+    public const string OtherGc = "Cachier AOT, Server GC (diagnostic: DOTNET_gcServer=1, DOTNET_GCgen0size=0)";
 
     private sealed record Variant(string Name, string FileName, string[] Args, bool IsCachier, Dictionary<string, string>? Environment = null, string? Key = null);
 
@@ -34,7 +34,7 @@ public static class Cold
             // store paths are Debian's defaults, what .NET reads when SSL_CERT_FILE/SSL_CERT_DIR do not redirect it.
             new(MachineCaBundle, env.AotBinary, [], true,
                 new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }, "aot-machine-ca"),
-            new(OtherGc, env.AotBinary, [], true, new() { ["DOTNET_gcServer"] = "0" }, "aot-workstation-gc"),
+            new(OtherGc, env.AotBinary, [], true, BenchEnv.ServerGc, "aot-server-gc"),
         ];
 
         if (only is not null)

@@ -21,9 +21,9 @@ public static class MemoryBench
             var environment = env.FunctionEnvironment(0);
             (string Label, Dictionary<string, string> Settings) variant = mode switch
             {
-                "default" => ("as shipped (Server GC)", []),
-                "workstation" => ("DOTNET_gcServer=0 (Workstation GC)", new() { ["DOTNET_gcServer"] = "0" }),
-                "gen0-4m" => ("DOTNET_GCgen0size=0x400000 (4 MiB gen0 budget)", new() { ["DOTNET_GCgen0size"] = "0x400000" }),
+                "default" => ("as shipped (Workstation GC, 4 MiB gen0 budget)", []),
+                "server" => ("DOTNET_gcServer=1, DOTNET_GCgen0size=0 (Server GC, the Web SDK's default)", BenchEnv.ServerGc),
+                "gen0-default" => ("DOTNET_GCgen0size=0 (Workstation GC, the runtime's gen0 budget)", new() { ["DOTNET_GCgen0size"] = "0" }),
                 "conserve" => ("DOTNET_GCConserveMemory=5", new() { ["DOTNET_GCConserveMemory"] = "5" }),
                 "machine-ca-bundle" => ("machine CA bundle (SSL_CERT_FILE/SSL_CERT_DIR: Debian's defaults)",
                     new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }),

@@ -42,7 +42,7 @@ public static class Steady
         [
             ("as shipped", []),
             ("per-event log line off (Logging__LogLevel__Cachier=Warning)", new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
-            ("Workstation GC (DOTNET_gcServer=0)", new() { ["DOTNET_gcServer"] = "0" }),
+            ("Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)", BenchEnv.ServerGc),
         ];
 
         foreach (var (label, extra) in variants)
