@@ -46,7 +46,7 @@ public sealed class Kubectl
 
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
 
-    private Kubectl(string kubeconfig) => Kubeconfig = kubeconfig;
+    internal Kubectl(string kubeconfig) => Kubeconfig = kubeconfig;
 
     public string Kubeconfig { get; }
 

@@ -30,6 +30,12 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>A kubeconfig carrying the cachier ServiceAccount's token.</summary>
     public string CachierKubeconfig { get; private set; } = "";
 
+    /// <summary>The API server's address, from the admin kubeconfig.</summary>
+    public string Server { get; private set; } = "";
+
+    /// <summary>The cluster CA (base64 PEM), from the admin kubeconfig.</summary>
+    public string CaData { get; private set; } = "";
+
     public static string RepoRoot { get; } = FindRepoRoot();
 
     public async Task InitializeAsync()
@@ -44,24 +50,36 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
-        var admin = await File.ReadAllTextAsync(Admin.Kubeconfig);
-        var server = admin.Split('\n').First(l => l.TrimStart().StartsWith("server:", StringComparison.Ordinal)).Split("server:")[1].Trim();
-        var ca = admin.Split('\n').First(l => l.TrimStart().StartsWith("certificate-authority-data:", StringComparison.Ordinal)).Split(':')[1].Trim();
-        CachierKubeconfig = Path.Combine(_dir, "cachier.kubeconfig");
-        await File.WriteAllTextAsync(CachierKubeconfig, $"""
+        var admin = await File.ReadAllLinesAsync(Admin.Kubeconfig);
+        string AdminValue(string key) =>
+            admin.Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
+        Server = AdminValue("server");
+        CaData = AdminValue("certificate-authority-data");
+        CachierKubeconfig = WriteKubeconfig($"{{token: {token}}}");
+    }
+
+    /// <summary>
+    /// A new kubeconfig for this cluster with the given user entry (YAML flow mapping, such as <c>{token: ...}</c>),
+    /// trusting <paramref name="caData"/> (base64 PEM; default: the cluster CA).
+    /// </summary>
+    public string WriteKubeconfig(string user, string? caData = null)
+    {
+        var path = Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}");
+        File.WriteAllText(path, $$"""
             apiVersion: v1
             kind: Config
             clusters:
             - name: local
-              cluster: {"{"}server: {server}, certificate-authority-data: {ca}{"}"}
+              cluster: {server: '{{Server}}', certificate-authority-data: {{caData ?? CaData}}}
             users:
-            - name: cachier
-              user: {"{"}token: {token}{"}"}
+            - name: u
+              user: {{user}}
             contexts:
-            - name: cachier
-              context: {"{"}cluster: local, user: cachier{"}"}
-            current-context: cachier
+            - name: c
+              context: {cluster: local, user: u}
+            current-context: c
             """);
+        return path;
     }
 
     public Task DisposeAsync()

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace Cachier.Tests.Integration;
 
@@ -45,7 +43,7 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
 
             var ns = await cluster.NamespaceAsync();
             await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25"]));
-            using var app = App(Kubeconfig(AdminCaData(), credentials));
+            using var app = cluster.App(("Cachier:Kubeconfig", cluster.WriteKubeconfig(credentials)));
 
             var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
@@ -67,7 +65,7 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
         using var otherCa = SelfSignedCa("not-the-cluster-ca");
         // The ServiceAccount's valid token, but a CA that did not sign the API server's certificate: nothing may be sent.
         var token = (await Kubectl.RunAsync("create token cachier -n cachier-system --duration=10m")).Trim();
-        using var app = App(Kubeconfig(Base64(otherCa.ExportCertificatePem()), $"{{token: {token}}}"));
+        using var app = cluster.App(("Cachier:Kubeconfig", cluster.WriteKubeconfig($"{{token: {token}}}", Base64(otherCa.ExportCertificatePem()))));
 
         var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
@@ -76,38 +74,6 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
         Assert.Contains("unreachable", (string)body["outcome"]!["reason"]!);
         Assert.Empty(await Kubectl.ImagesAsync(ns));
     }
-
-    private WebApplicationFactory<Program> App(string kubeconfig) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            b.UseSetting("Cachier:Kubeconfig", kubeconfig);
-            b.UseSetting("Cachier:Resources", "Deployment.v1.apps");
-        });
-
-    private string Kubeconfig(string caData, string user)
-    {
-        var path = Path.Combine(_dir.FullName, $"kubeconfig-{Guid.NewGuid():N}");
-        File.WriteAllText(path, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: local
-              cluster: {server: '{{AdminValue("server")}}', certificate-authority-data: {{caData}}}
-            users:
-            - name: u
-              user: {{user}}
-            contexts:
-            - name: c
-              context: {cluster: local, user: u}
-            current-context: c
-            """);
-        return path;
-    }
-
-    private string AdminCaData() => AdminValue("certificate-authority-data");
-
-    private string AdminValue(string key) =>
-        File.ReadLines(Kubectl.Kubeconfig).Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
 
     /// <summary>scripts/local-cluster.sh keeps the cluster CA (the API server's --client-ca-file) in pki/ beside the kubeconfig.</summary>
     private (string Cert, string Key) ClusterCaFiles()

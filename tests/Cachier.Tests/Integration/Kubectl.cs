@@ -56,18 +56,13 @@ public sealed class Kubectl(string kubeconfig)
     /// </summary>
     public async Task WaitUntilAllowedAsync(string user, string verb, string resource)
     {
+        var rbac = new DeploymentChecks.Kubectl(Kubeconfig);
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        while (!await rbac.CanIAsync(user, verb, resource, ns: null))
         {
-            var (code, stdout, stderr) = await TryRunAsync($"auth can-i {verb} {resource} --all-namespaces --as={user}");
-            if (code == 0 && stdout.Trim() == "yes")
+            if (DateTime.UtcNow > deadline)
             {
-                return;
-            }
-
-            if (code != 1 || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"{user} may still not {verb} {resource} (kubectl auth can-i exited {code}: {stdout.Trim()} {stderr.Trim()})");
+                throw new TimeoutException($"{user} may still not {verb} {resource} in all namespaces after 30 s");
             }
         }
     }
