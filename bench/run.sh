@@ -263,12 +263,20 @@ main() {
   local tool=(dotnet "$OUT/tool/cachier-bench.dll")
   wants() { [[ " ${BENCH_STAGES:-steady calls cold memory planner} " == *" $1 "* ]]; }
 
-  wants steady && stage "1. steady-state throughput and latency"
-  wants steady && measure "${tool[@]}" steady --requests "${BENCH_REQUESTS:-2000}" --warmup 200 --workloads 8
+  if wants steady; then
+    stage "1. steady-state throughput and latency"
+    measure "${tool[@]}" steady --requests "${BENCH_REQUESTS:-2000}" --warmup 200 --workloads 8
+  fi
 
-  wants calls && stage "2. API calls per event (audit log)" && measure "${tool[@]}" calls
+  if wants calls; then
+    stage "2. API calls per event (audit log)"
+    measure "${tool[@]}" calls
+  fi
 
-  wants cold && stage "3. cold start" && measure "${tool[@]}" cold --runs "${BENCH_COLD_RUNS:-11}"
+  if wants cold; then
+    stage "3. cold start"
+    measure "${tool[@]}" cold --runs "${BENCH_COLD_RUNS:-11}"
+  fi
 
   if wants memory; then
     stage "4. memory"

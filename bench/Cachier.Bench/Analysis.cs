@@ -136,9 +136,9 @@ public static class Analysis
         md.AppendLine($"- **Cachier AOT {aot.MedianMs:0.0} ms vs bare AOT echo {echo.MedianMs:0.0} ms = {aot.MedianMs / echo.MedianMs:0.0} x; target 2 x ({limit:0.0} ms)** - missed by {aot.MedianMs - limit:0.0} ms " +
             "(medians; Cachier with the shipped runtime settings, see \"Machine and run\").");
         md.AppendLine($"- Start-up to listening: Cachier {aot.MedianListenMs:0.0} ms vs echo {echo.MedianListenMs:0.0} ms ({aot.MedianListenMs - echo.MedianListenMs:+0.0;-0.0} ms). " +
-            "That difference is Cachier's own start-up, which the echo does not have: the dependency-injection container with ASP.NET Core's, OpenTelemetry's and " +
+            "That difference is Cachier's own start-up, which the echo does not have: the dependency-injection container with ASP.NET Core's and " +
             "Cachier's services, options binding and validation, logging setup, and the runtime's start of a larger binary (`.hydrated`, below); the API server " +
-            "connection and the metrics pipeline are made on a second thread meanwhile (`KubeConnectionSource`, `MapCachier`). Not broken down further by this bench.");
+            "connection and the metrics pipeline are made on other threads meanwhile, from `AddCachier` on. Not broken down further by this bench.");
         md.AppendLine($"- The first event: Cachier {aot.MedianFirstRequestMs:0.0} ms (TLS handshake to the API server, GET + LIST + POST) vs echo {echo.MedianFirstRequestMs:0.0} ms" +
             (floor is not null && aot.MedianFirstRequestMs > floor.MedianMs
                 ? $"; the same calls from a warm process (the API floor below) take {floor.MedianMs:0.0} ms, so {aot.MedianFirstRequestMs - floor.MedianMs:0.0} ms of it is the first run of Cachier's code paths in a fresh process (HTTP and TLS client, JSON, the reconcile)."

@@ -49,7 +49,6 @@ public sealed record BenchEnv(
     /// <summary>One namespace per measurement and run, so runs never wait on each other's cleanup.</summary>
     public string Namespace(string part) => $"cb-{RunId}-{part}";
 
-    /// <summary>The environment Cachier runs with in every measurement: the function's own identity, and the runtime as shipped.</summary>
     /// <summary>The bare echo gets the runtime setting the function ships with too, so the comparison is like for like.</summary>
     public static Dictionary<string, string> EchoEnvironment(int port) => new()
     {
@@ -59,6 +58,14 @@ public sealed record BenchEnv(
 
     /// <summary>The diagnostic GC: Server GC (the Web SDK's default) with the runtime's own gen0 budget.</summary>
     public static Dictionary<string, string> ServerGc => new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCgen0size"] = "0" };
+
+    /// <summary>
+    /// The diagnostic trust store: Debian's default paths, what .NET reads when SSL_CERT_FILE/SSL_CERT_DIR do not
+    /// redirect it (so the first TLS handshake loads and parses the machine's whole CA bundle).
+    /// </summary>
+    public static Dictionary<string, string> MachineCaBundle => new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" };
+
+    /// <summary>The environment Cachier runs with in every measurement: the function's own identity, and the runtime as shipped.</summary>
 
     public Dictionary<string, string> FunctionEnvironment(int port) => new()
     {

@@ -30,10 +30,8 @@ public static class Cold
             new("Cachier AOT", env.AotBinary, [], true),
             new("Cachier JIT", "dotnet", [env.JitDll], true),
 
-            // Diagnostics: the same AOT binary with one shipped setting undone, to show what each is worth. The trust
-            // store paths are Debian's defaults, what .NET reads when SSL_CERT_FILE/SSL_CERT_DIR do not redirect it.
-            new(MachineCaBundle, env.AotBinary, [], true,
-                new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }, "aot-machine-ca"),
+            // Diagnostics: the same AOT binary with one shipped setting undone, to show what each is worth.
+            new(MachineCaBundle, env.AotBinary, [], true, BenchEnv.MachineCaBundle, "aot-machine-ca"),
             new(OtherGc, env.AotBinary, [], true, BenchEnv.ServerGc, "aot-server-gc"),
         ];
 

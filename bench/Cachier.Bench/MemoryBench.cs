@@ -25,8 +25,7 @@ public static class MemoryBench
                 "server" => ("DOTNET_gcServer=1, DOTNET_GCgen0size=0 (Server GC, the Web SDK's default)", BenchEnv.ServerGc),
                 "gen0-default" => ("DOTNET_GCgen0size=0 (Workstation GC, the runtime's gen0 budget)", new() { ["DOTNET_GCgen0size"] = "0" }),
                 "conserve" => ("DOTNET_GCConserveMemory=5", new() { ["DOTNET_GCConserveMemory"] = "5" }),
-                "machine-ca-bundle" => ("machine CA bundle (SSL_CERT_FILE/SSL_CERT_DIR: Debian's defaults)",
-                    new() { ["SSL_CERT_FILE"] = "/etc/ssl/certs/ca-certificates.crt", ["SSL_CERT_DIR"] = "/etc/ssl/certs" }),
+                "machine-ca-bundle" => ("machine CA bundle (SSL_CERT_FILE/SSL_CERT_DIR: Debian's defaults)", BenchEnv.MachineCaBundle),
                 _ when mode.StartsWith("env:", StringComparison.Ordinal) => (mode, mode[4..].Split(';').Select(kv => kv.Split('=', 2)).ToDictionary(kv => kv[0], kv => kv[1])),
                 _ => throw new ArgumentException($"unknown memory variant {mode}"),
             };
