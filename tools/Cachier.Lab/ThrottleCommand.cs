@@ -1,0 +1,6 @@
+namespace Cachier.Lab;
+
+internal static class ThrottleCommand
+{
+    public static Task<int> RunAsync(string[] args) => throw new NotImplementedException();
+}
