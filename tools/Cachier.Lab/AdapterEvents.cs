@@ -8,7 +8,7 @@ namespace Cachier.Lab;
 /// One CloudEvent as a Knative source sends it in binary mode: every attribute a <c>Ce-</c> header, the data the body.
 /// The id and time are fixed when the event is made, so every retry of it carries the same ones (as with sdk-go).
 /// </summary>
-internal sealed record OutboundEvent(
+public sealed record OutboundEvent(
     string Type, string Source, string? Subject, IReadOnlyList<KeyValuePair<string, string>> Extensions, string? Data, string What)
 {
     public string Id { get; } = Guid.NewGuid().ToString();
@@ -16,7 +16,7 @@ internal sealed record OutboundEvent(
     public DateTimeOffset Time { get; } = DateTimeOffset.UtcNow;
 }
 
-internal enum SourceMode
+public enum SourceMode
 {
     Reference,
     Resource,
@@ -26,7 +26,7 @@ internal enum SourceMode
 /// What the ApiServerSource adapter makes of a watch event (knative/eventing <c>pkg/adapter/apiserver/events/events.go</c>):
 /// type, source (the API server address), subject (a guessed self link), the four extensions, and the data.
 /// </summary>
-internal static class AdapterEvents
+public static class AdapterEvents
 {
     public const string PingType = "dev.knative.sources.ping";
 

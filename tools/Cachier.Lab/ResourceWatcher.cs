@@ -9,7 +9,7 @@ namespace Cachier.Lab;
 /// <c>Kind.version[.group]</c> (<c>Deployment.v1.apps</c>, plural guessed as the adapter guesses it), optionally
 /// followed by <c>?</c> and a label selector (<c>apps/v1/deployments?app=web,tier!=db</c>).
 /// </summary>
-internal sealed record ResourceSpec(string GroupVersion, string Plural, string? LabelSelector)
+public sealed record ResourceSpec(string GroupVersion, string Plural, string? LabelSelector)
 {
     public static ResourceSpec Parse(string text)
     {

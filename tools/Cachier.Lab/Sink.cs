@@ -5,7 +5,7 @@ using System.Text;
 namespace Cachier.Lab;
 
 /// <summary>What became of one event: the last status (0: no answer), how many POSTs it took, whether it was acknowledged.</summary>
-internal sealed record Delivery(int Status, int Attempts, bool Delivered);
+public sealed record Delivery(int Status, int Attempts, bool Delivered);
 
 /// <summary>
 /// Delivers events to one sink as the Knative adapters do (sdk-go's HTTP protocol with
@@ -13,7 +13,7 @@ internal sealed record Delivery(int Status, int Attempts, bool Delivered);
 /// 429, 502, 503, 504 and a failed connection are retried up to 5 times after 50, 100, 200, 400, 800 ms; any other
 /// status (500 included) is final. An event that is not acknowledged is dropped with a log line.
 /// </summary>
-internal sealed class Sink(HttpClient http, Uri url, string knNamespace, ITokenSource? tokens, TextWriter log)
+public sealed class Sink(HttpClient http, Uri url, string knNamespace, ITokenSource? tokens, TextWriter log)
 {
     public const int Retries = 5;
 

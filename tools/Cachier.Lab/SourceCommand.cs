@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Cachier.Lab;
 
 /// <summary><c>cachier-lab source</c>: the ApiServerSource and PingSource stand-in (see <see cref="SourceOptions.Help"/>).</summary>
-internal static class SourceCommand
+public static class SourceCommand
 {
     public static async Task<int> RunAsync(string[] args)
     {

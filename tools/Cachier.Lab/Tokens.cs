@@ -4,13 +4,13 @@ using System.Text.Json.Nodes;
 namespace Cachier.Lab;
 
 /// <summary>The sender identity: the bearer token a Knative source puts on each delivery (<c>authentication-oidc</c>).</summary>
-internal interface ITokenSource
+public interface ITokenSource
 {
     ValueTask<string> GetAsync(CancellationToken ct);
 }
 
 /// <summary>A token kept in a file (a projected ServiceAccount token, say), read again on every delivery so rotations count.</summary>
-internal sealed class FileToken(string path) : ITokenSource
+public sealed class FileToken(string path) : ITokenSource
 {
     public async ValueTask<string> GetAsync(CancellationToken ct) => (await File.ReadAllTextAsync(path, ct)).Trim();
 }
