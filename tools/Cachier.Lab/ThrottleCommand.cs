@@ -11,7 +11,7 @@ namespace Cachier.Lab;
 /// it in front of the local registry, so a pull through its port is visibly slow without touching the loopback
 /// device (tc would slow everything on it).
 /// </summary>
-internal static class ThrottleCommand
+public static class ThrottleCommand
 {
     private const string Help = """
         usage: cachier-lab throttle --listen HOST:PORT --target HOST:PORT [--rate RATE] [--label TEXT]
@@ -78,7 +78,7 @@ internal static class ThrottleCommand
     }
 
     /// <summary>Parses "25MB", "1.5MiB", "800KB", "1000" (bytes per second).</summary>
-    internal static long ParseRate(string text)
+    public static long ParseRate(string text)
     {
         var units = new (string Suffix, long Factor)[]
         {
@@ -99,7 +99,7 @@ internal static class ThrottleCommand
 /// A token bucket shared by every caller: <see cref="TakeAsync"/> reserves bytes and waits until the bucket has
 /// refilled enough to pay for them (callers go into debt in turn, so waiting is first come, first served).
 /// </summary>
-internal sealed class TokenBucket(long bytesPerSecond, TimeProvider? time = null)
+public sealed class TokenBucket(long bytesPerSecond, TimeProvider? time = null)
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Lock _lock = new();
@@ -132,7 +132,7 @@ internal sealed class TokenBucket(long bytesPerSecond, TimeProvider? time = null
 }
 
 /// <summary>Accepts connections on one endpoint and copies bytes both ways to a target, through a shared bucket.</summary>
-internal sealed class ThrottleProxy : IDisposable
+public sealed class ThrottleProxy : IDisposable
 {
     public const int BufferSize = 16 * 1024;
 
