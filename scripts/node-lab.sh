@@ -524,6 +524,7 @@ node_clean_containers() {
   for pid in $(ctr --address "$sock" --timeout 10s -n k8s.io tasks ls 2>/dev/null | awk 'NR > 1 {print $2}'); do
     if [[ $pid =~ ^[1-9][0-9]*$ ]]; then stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null >>"$STATE_DIR/netns.inodes" || true; fi
   done
+  printf '%s\n' $ids >>"$STATE_DIR/container.ids"
   for id in $ids; do
     ctr --address "$sock" --timeout 10s -n k8s.io containers info "$id" 2>/dev/null |
       sed -n 's/.*"io.kubernetes.pod.uid": "\([^"]*\)".*/\1/p' >>"$STATE_DIR/pod.uids" || true
@@ -581,7 +582,13 @@ node_clean_host() {
   for n in $(node_names); do
     if ip link show "$(node_bridge "$n")" >/dev/null 2>&1; then ip link del "$(node_bridge "$n")" 2>/dev/null || true; fi
   done
+  # libcni's cached results of our sandboxes (the CNI DEL that would remove them never ran)
   rm -f /var/lib/cni/results/"$(cni_network)"-n*
+  if [[ -f $STATE_DIR/container.ids ]]; then
+    for id in $(<"$STATE_DIR/container.ids"); do
+      if [[ $id =~ ^[0-9a-f]{64}$ ]]; then rm -f /var/lib/cni/results/*-"$id"-*; fi
+    done
+  fi
   if [[ -f $STATE_DIR/pod.uids ]]; then
     for uid in $(sort -u "$STATE_DIR/pod.uids"); do
       [[ $uid =~ ^[0-9a-f-]+$ ]] || continue
@@ -598,6 +605,8 @@ node_lab_down() {
   for n in $(node_names); do stop_process "kubelet-$n"; done
   for n in $(node_names); do
     if running_pid "containerd-$n" >/dev/null; then node_clean_containers "$n"; fi
+    # pods the kubelet still knew (their log folders under /var/log/pods are removed below)
+    if [[ -d $(node_dir "$n")/kubelet/pods ]]; then ls "$(node_dir "$n")/kubelet/pods" >>"$STATE_DIR/pod.uids"; fi
   done
   for n in $(node_names); do stop_process "containerd-$n"; done
   node_kill_cgroup_procs
@@ -606,7 +615,7 @@ node_lab_down() {
   node_clean_host
   sysctls_restore
   rm -rf --one-file-system "$STATE_DIR/nodes" "$STATE_DIR/registry" "$STATE_DIR/registry-hosts" "$STATE_DIR/scheduler" \
-    "$STATE_DIR/netns.inodes" "$STATE_DIR/pod.uids" "$STATE_DIR/sysctls.saved" "$NODE_MARKER"
+    "$STATE_DIR/netns.inodes" "$STATE_DIR/pod.uids" "$STATE_DIR/container.ids" "$STATE_DIR/sysctls.saved" "$NODE_MARKER"
 }
 
 # ---------------------------------------------------------------------------------------------
