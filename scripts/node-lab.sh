@@ -53,7 +53,9 @@ KUBELET_HEALTHZ_PORT="${CACHIER_KUBELET_HEALTHZ_PORT:-$((KUBELET_PORT - 2))}"
 SCHEDULER_PORT="${CACHIER_SCHEDULER_PORT:-20259}"
 
 # node_value NAME: a value the running node lab was started with (from $NODE_MARKER).
-node_value() { sed -n "s/^$1=//p" "$NODE_MARKER" 2>/dev/null; }
+node_value() {
+  if [[ -f $NODE_MARKER ]]; then sed -n "s/^$1=//p" "$NODE_MARKER"; fi
+}
 
 # node_names: the node names of the running lab (or of the one to start), one a line.
 node_names() {
@@ -378,16 +380,28 @@ runtimeRequestTimeout: 15m
 EOF
 }
 
+# Every kubelet deletes the folders under /var/log/pods (a fixed path in 1.20) of pods it does not know: a second
+# node's containerd and kubelet share a mount namespace of their own where /var/log/pods and /var/log/containers are
+# the node's own folders (private propagation: what they mount there goes away with them).
 start_containerd() {
   local n=$1 d
   d="$(node_dir "$n")"
-  start_process "containerd-$n" containerd --config "$d/containerd/config.toml"
+  if [[ $(node_index "$n") == 1 ]]; then
+    start_process "containerd-$n" containerd --config "$d/containerd/config.toml"
+    return 0
+  fi
+  mkdir -p "$d/log/pods" "$d/log/containers"
+  start_process "containerd-$n" unshare --mount --propagation private -- sh -c \
+    'mount --bind "$1" /var/log/pods && mount --bind "$2" /var/log/containers && exec containerd --config "$3"' \
+    sh "$d/log/pods" "$d/log/containers" "$d/containerd/config.toml"
 }
 
 start_kubelet() {
   local n=$1 d
+  local -a ns=()
   d="$(node_dir "$n")"
-  start_process "kubelet-$n" "$BIN_DIR/kubelet" \
+  if [[ $(node_index "$n") != 1 ]]; then ns=(nsenter --target "$(running_pid "containerd-$n")" --mount --); fi
+  start_process "kubelet-$n" "${ns[@]}" "$BIN_DIR/kubelet" \
     --config "$d/kubelet.yaml" \
     --kubeconfig "$d/kubeconfig" \
     --hostname-override "$n" \
@@ -503,6 +517,8 @@ EOF
   for n in $(node_names); do
     STEP="waiting for node $n to be Ready"
     wait_until 90 "kubelet-$n" node_ready "$n"
+    # The kubelet registers with this taint; the node lifecycle controller (not run here) would remove it.
+    kc taint node "$n" node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
   done
   STEP="waiting for kube-scheduler /healthz"
   wait_until 30 kube-scheduler scheduler_ok
@@ -525,6 +541,14 @@ node_clean_containers() {
     if [[ $pid =~ ^[1-9][0-9]*$ ]]; then stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null >>"$STATE_DIR/netns.inodes" || true; fi
   done
   printf '%s\n' $ids >>"$STATE_DIR/container.ids"
+  # A node in its own mount namespace: its sandboxes' network namespace files under /run/netns are mount points
+  # there only; on the host they are empty files that nothing else removes.
+  if [[ $(node_index "$n") != 1 ]] && pid="$(running_pid "containerd-$n")"; then
+    awk '$2 ~ /^\/run\/netns\/cni-/ {print $2}' "/proc/$pid/mounts" 2>/dev/null |
+      while IFS= read -r id; do
+        grep -qF " $id " /proc/self/mounts || printf '%s\n' "$id"
+      done >>"$STATE_DIR/netns.files" || true
+  fi
   for id in $ids; do
     ctr --address "$sock" --timeout 10s -n k8s.io containers info "$id" 2>/dev/null |
       sed -n 's/.*"io.kubernetes.pod.uid": "\([^"]*\)".*/\1/p' >>"$STATE_DIR/pod.uids" || true
@@ -565,6 +589,11 @@ node_unmount() {
         rm -f "$m"
       fi
     done
+  fi
+  if [[ -f $STATE_DIR/netns.files ]]; then
+    while IFS= read -r m; do
+      if ! grep -qF " $m " /proc/self/mounts; then rm -f "$m"; fi
+    done <"$STATE_DIR/netns.files"
   fi
   while IFS= read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || info "could not unmount $m"
@@ -615,7 +644,7 @@ node_lab_down() {
   node_clean_host
   sysctls_restore
   rm -rf --one-file-system "$STATE_DIR/nodes" "$STATE_DIR/registry" "$STATE_DIR/registry-hosts" "$STATE_DIR/scheduler" \
-    "$STATE_DIR/netns.inodes" "$STATE_DIR/pod.uids" "$STATE_DIR/container.ids" "$STATE_DIR/sysctls.saved" "$NODE_MARKER"
+    "$STATE_DIR/netns.inodes" "$STATE_DIR/netns.files" "$STATE_DIR/pod.uids" "$STATE_DIR/container.ids" "$STATE_DIR/sysctls.saved" "$NODE_MARKER"
 }
 
 # ---------------------------------------------------------------------------------------------
