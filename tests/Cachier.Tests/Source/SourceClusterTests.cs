@@ -1,7 +1,11 @@
+using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Integration;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Source;
 
@@ -78,25 +82,27 @@ public sealed class SourceClusterTests(ClusterFixture cluster)
     public async Task The_stand_in_drives_the_real_function_from_create_to_update_to_delete_with_no_hand_sent_event()
     {
         var ns = await cluster.NamespaceAsync();
-        var port = Reliability.Sockets.FreePort();
         using var app = cluster.App();
-        app.UseKestrel(port);
+        // Over HTTP on a dynamic loopback port, as Knative would reach it. A Listen in code wins over the URLs the
+        // function sets from $PORT; the address Kestrel bound is read back.
+        app.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         app.StartServer();
-        await using var standIn = new StandIn("--kubeconfig", Kubectl.Kubeconfig, "--sink", $"http://127.0.0.1:{port}/",
+        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        await using var standIn = new StandIn("--kubeconfig", Kubectl.Kubeconfig, "--sink", url + "/",
             "--mode", "Reference", "--namespace", ns, "--resource", "Deployment.v1.apps");
         await standIn.WatchingAsync();
 
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25", "redis:7"], replicas: 0));
         var uid = (string)(await Kubectl.GetAsync("deployment/web", ns))["metadata"]!["uid"]!;
-        await ImagesBecomeAsync(ns, uid, "nginx:1.25", "redis:7");
+        await ImagesBecomeAsync(standIn, ns, uid, "nginx:1.25", "redis:7");
 
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.27", "redis:7"], replicas: 0));
-        await ImagesBecomeAsync(ns, uid, "nginx:1.27", "redis:7");
+        await ImagesBecomeAsync(standIn, ns, uid, "nginx:1.27", "redis:7");
 
         await Kubectl.RunAsync($"delete deployment web -n {ns}");
         await standIn.WaitForAsync(l => l.Contains($"delivered dev.knative.apiserver.ref.delete Deployment {ns}/web -> 200", StringComparison.Ordinal), "the delete event");
         // The function writes nothing for a delete; the garbage collector removes the Images through their owner.
-        await ImagesBecomeAsync(ns, uid);
+        await ImagesBecomeAsync(standIn, ns, uid);
         Assert.DoesNotContain(standIn.Log.Lines, l => l.Contains("dropped", StringComparison.Ordinal));
     }
 
@@ -127,11 +133,11 @@ public sealed class SourceClusterTests(ClusterFixture cluster)
         Assert.Equal(3600, lifetime);
     }
 
-    private async Task ImagesBecomeAsync(string ns, string uid, params string[] images)
+    private async Task ImagesBecomeAsync(StandIn standIn, string ns, string uid, params string[] images)
     {
         var expected = images.Select(i => Workloads.ImageName("web", uid, i)).Order().ToList();
         await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90,
-            async () => $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]");
+            async () => $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{standIn.Log}");
     }
 
     private async Task<List<string>> ImageNamesAsync(string ns) =>
