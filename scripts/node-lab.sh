@@ -570,7 +570,7 @@ node_kill_cgroup_procs() {
     done < <(find "$f" -name cgroup.procs 2>/dev/null)
   done
   # shims of our containerd instances (their command line names our socket)
-  for f in $(grep -alF -- "$STATE_DIR/" /proc/[0-9]*/cmdline 2>/dev/null); do
+  for f in $(grep -alF -- "$STATE_DIR/" /proc/[0-9]*/cmdline 2>/dev/null || true); do
     pid="${f#/proc/}"
     pid="${pid%/cmdline}"
     if grep -aqF -- containerd-shim "$f" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
