@@ -5,7 +5,8 @@
 #   etcd                     Debian package etcd-server
 #   kube-apiserver           v1.20.2, built once from Debian bookworm's source package "kubernetes"
 #   kube-controller-manager  v1.20.2, same build (garbage collection, ServiceAccount tokens,
-#                            namespace deletion). There is no scheduler and no kubelet: Pods stay Pending.
+#                            namespace deletion). Without --node there is no scheduler and no kubelet:
+#                            Pods stay Pending.
 # The CRDs in scripts/crds/ are applied once the API server is ready.
 #
 # Usage: scripts/local-cluster.sh install|up|down|status|env|stop-apiserver|start-apiserver [--node] [--nodes N]

@@ -11,7 +11,13 @@
 #   per node        containerd + runc (Debian packages; own root, state, socket and config under the state folder)
 #                   and kubelet v1.20.2 named 127.0.0.N (N = 1..count; node N binds 127.0.0.N), CNI bridge + host-local
 #                   (a bridge without an IPv4 address, gateway or masquerading: pod traffic stays on this machine)
-# The test images are built without Docker (umoci, skopeo) once into $CACHIER_CACHE/lab-images-v1 and pushed on each up.
+# The test images are built without Docker (umoci, skopeo) once into $CACHIER_CACHE/lab-images-v1 and pushed on each up;
+# tools/Cachier.Lab is built into $CACHIER_CACHE/cachier-lab when its sources changed.
+# Nodes: 127.0.0.1 by default; with --nodes N also 127.0.0.2 ... (each its own containerd, kubelet, cgroup root, bridge
+# and pod subnet 10.244.N.0/24; node 2 and up run in a mount namespace of their own, see start_containerd).
+# Outside the state folder the lab touches only: /sys/fs/cgroup/*/cachier-<id>-nN, the bridges cch<id>nN,
+# /run/netns/cni-*, /var/lib/cni/results, /var/log/pods and /var/log/containers (node 1), /run/containerd/s (shim
+# sockets), and three sysctls; "down" removes or restores each.
 #
 # Environment (node part):
 #   CACHIER_NODE_COUNT             nodes to run (default 1; "--nodes N" does the same)
