@@ -11,7 +11,7 @@ namespace Cachier.Lab;
 /// Plain REST to the API server of a kubeconfig: its address, one HttpClient that trusts the kubeconfig's CA and
 /// presents its client certificate, and its credentials on every request. KubernetesClient only reads the kubeconfig.
 /// </summary>
-internal sealed class ApiServer : IDisposable
+public sealed class ApiServer : IDisposable
 {
     private readonly ITokenProvider? _tokens;
     private readonly AuthenticationHeaderValue? _header;

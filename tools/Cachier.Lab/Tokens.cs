@@ -19,8 +19,9 @@ public sealed class FileToken(string path) : ITokenSource
 /// A token of ServiceAccount <c>ns/name</c> for one audience, from the TokenRequest API (as Knative Eventing's OIDC
 /// token provider asks for its sources), cached and renewed once 80% of its lifetime has passed.
 /// </summary>
-internal sealed class ServiceAccountToken(ApiServer api, string ns, string name, string audience, TimeSpan lifetime) : ITokenSource
+public sealed class ServiceAccountToken(ApiServer api, string ns, string name, string audience, TimeSpan lifetime, TimeProvider? time = null) : ITokenSource
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private string? _token;
     private DateTimeOffset _renewAt;
@@ -30,9 +31,9 @@ internal sealed class ServiceAccountToken(ApiServer api, string ns, string name,
         await _gate.WaitAsync(ct);
         try
         {
-            if (_token is null || DateTimeOffset.UtcNow >= _renewAt)
+            if (_token is null || _time.GetUtcNow() >= _renewAt)
             {
-                var issued = DateTimeOffset.UtcNow;
+                var issued = _time.GetUtcNow();
                 var request = new JsonObject
                 {
                     ["apiVersion"] = "authentication.k8s.io/v1",

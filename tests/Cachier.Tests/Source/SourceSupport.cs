@@ -61,6 +61,24 @@ public sealed class Signal
     }
 }
 
+public static class FakeKubeconfig
+{
+    /// <summary>A kubeconfig (a new temporary file) for a fake API server at <paramref name="url"/> with token <c>lab</c>.</summary>
+    public static string Write(string url)
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, $$$"""
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: fake, cluster: {server: '{{{url}}}'}}]
+            users: [{name: u, user: {token: lab}}]
+            contexts: [{name: c, context: {cluster: fake, user: u}}]
+            current-context: c
+            """);
+        return path;
+    }
+}
+
 public static class Poll
 {
     /// <summary>Asks <paramref name="condition"/> again and again (each ask is a kubectl call) until it holds or the deadline passes.</summary>

@@ -20,21 +20,14 @@ public sealed class WatchTests : IDisposable
     private readonly WireMockServer _api = WireMockServer.Start();
     private readonly ConcurrentQueue<string> _calls = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly string _kubeconfig = System.IO.Path.GetTempFileName();
+    private readonly string _kubeconfig;
     private readonly Signal _arrived = new();
     private int _lists;
 
     public WatchTests()
     {
         _api.Given(Request.Create().UsingGet()).RespondWith(Response.Create().WithCallback(AnswerAsync));
-        File.WriteAllText(_kubeconfig, $$$"""
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: fake, cluster: {server: '{{{_api.Url}}}'}}]
-            users: [{name: u, user: {token: lab}}]
-            contexts: [{name: c, context: {cluster: fake, user: u}}]
-            current-context: c
-            """);
+        _kubeconfig = FakeKubeconfig.Write(_api.Url!);
     }
 
     [Fact]
