@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Cachier.Domain;
+using Cachier.Security;
 using Microsoft.Extensions.Options;
 
 namespace Cachier;
@@ -61,6 +62,60 @@ public sealed class CachierOptions
     public string? DaprPubSubName { get; set; }
 
     public string? DaprTopic { get; set; }
+
+    /// <summary>Who may send events (SPEC section 6, "Who may call"): section <c>Cachier:Authentication</c>.</summary>
+    public SenderAuthenticationOptions Authentication { get; set; } = new();
+
+    /// <summary>
+    /// Use the object a Resource-mode event carries instead of GETting it. Off by default: anything that reaches the
+    /// Service could have written that object. Refused at start unless sender authentication is on.
+    /// </summary>
+    public bool TrustEmbeddedObjects { get; set; }
+
+    /// <summary>Events one batch may hold; a larger batch is answered 413 before anything is handled.</summary>
+    public int MaxBatchEvents { get; set; } = 100;
+
+    /// <summary>A resync asked for within this interval of the last completed one answers that run's summary instead.</summary>
+    public TimeSpan ResyncMinInterval { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Bytes of request bodies held in memory at once, over all requests; past it 503 + Retry-After.</summary>
+    public long BodyMemoryBudgetBytes { get; set; } = 32 * 1024 * 1024;
+}
+
+public enum SenderAuthenticationMode
+{
+    /// <summary>Knative Eventing's sender identity: a service-account token of the cluster, for our audience, from an allowed subject.</summary>
+    KubernetesToken,
+
+    /// <summary>Anyone who reaches the port may send events: local runs without Knative (the demo, <c>dotnet run</c>) only.</summary>
+    None,
+}
+
+/// <summary>Section <c>Cachier:Authentication</c>.</summary>
+public sealed class SenderAuthenticationOptions
+{
+    public SenderAuthenticationMode Mode { get; set; } = SenderAuthenticationMode.KubernetesToken;
+
+    /// <summary>The audience the sources ask their tokens for: <c>spec.sink.audience</c> of the ApiServerSource and PingSource.</summary>
+    public string? Audience { get; set; }
+
+    /// <summary>Sender identities allowed to call, <c>system:serviceaccount:NAMESPACE:NAME</c>; a single value may list several, comma-separated.</summary>
+    public List<string> AllowedSubjects { get; set; } = [];
+
+    /// <summary>The token issuer to accept; default: the issuer the API server names in its OIDC discovery document.</summary>
+    public string? Issuer { get; set; }
+
+    /// <summary>Clock difference tolerated on <c>exp</c> and <c>nbf</c>.</summary>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long the issuer's keys are used before they are fetched again (a removed key stops working after this).</summary>
+    public TimeSpan KeysMaxAge { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>A token signed by an unknown key fetches the keys again at most this often.</summary>
+    public TimeSpan KeysRefreshMinInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Dapr's app API token, which Dapr deliveries must carry (<c>dapr-api-token</c>); default: <c>APP_API_TOKEN</c>, as the sidecar sets it.</summary>
+    public string? DaprApiToken { get; set; }
 }
 
 /// <summary>The options, parsed once: what the rest of the service reads.</summary>
@@ -135,6 +190,32 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.LogFormat.ToLowerInvariant() is "json" or "simple", $"Cachier:LogFormat must be json or simple, not '{options.LogFormat}'");
         Check(string.IsNullOrEmpty(options.DaprTopic) == string.IsNullOrEmpty(options.DaprPubSubName),
             "Cachier:DaprPubSubName and Cachier:DaprTopic must be set together");
+        Check(options.MaxBatchEvents is > 0 and <= 100_000, $"Cachier:MaxBatchEvents must be 1..100000, not {options.MaxBatchEvents}");
+        Check(options.ResyncMinInterval >= TimeSpan.Zero, $"Cachier:ResyncMinInterval must not be negative, not {options.ResyncMinInterval}");
+        Check(options.BodyMemoryBudgetBytes >= 2 * options.MaxRequestBodyBytes,
+            $"Cachier:BodyMemoryBudgetBytes ({options.BodyMemoryBudgetBytes}) must hold at least one body of Cachier:MaxRequestBodyBytes ({options.MaxRequestBodyBytes}) twice (the body and its decoded events)");
+        var auth = options.Authentication;
+        if (auth.Mode == SenderAuthenticationMode.KubernetesToken)
+        {
+            Check(!string.IsNullOrWhiteSpace(auth.Audience),
+                "Cachier:Authentication:Audience must be set (the sources' spec.sink.audience), or Cachier:Authentication:Mode=None to accept unauthenticated senders");
+            var subjects = SenderAuthenticationSettings.Subjects(auth);
+            Check(subjects.Count > 0,
+                "Cachier:Authentication:AllowedSubjects must list the senders (system:serviceaccount:NAMESPACE:NAME), or Cachier:Authentication:Mode=None to accept unauthenticated senders");
+            foreach (var bad in subjects.Where(s => !SenderAuthenticationSettings.IsServiceAccountSubject(s)))
+            {
+                errors.Add($"Cachier:Authentication:AllowedSubjects: '{bad}' is not system:serviceaccount:NAMESPACE:NAME");
+            }
+
+            Check(auth.ClockSkew >= TimeSpan.Zero && auth.ClockSkew <= TimeSpan.FromMinutes(5), $"Cachier:Authentication:ClockSkew must be 0..5 minutes, not {auth.ClockSkew}");
+            Check(auth.KeysMaxAge > TimeSpan.Zero, $"Cachier:Authentication:KeysMaxAge must be positive, not {auth.KeysMaxAge}");
+            Check(auth.KeysRefreshMinInterval > TimeSpan.Zero, $"Cachier:Authentication:KeysRefreshMinInterval must be positive, not {auth.KeysRefreshMinInterval}");
+            Check(string.IsNullOrEmpty(options.DaprTopic) || !string.IsNullOrEmpty(auth.DaprApiToken),
+                $"Dapr is configured and sender authentication is on, but {SenderAuthenticationSettings.DaprTokenVariable} is not set: give the Dapr sidecar an app API token (dapr.io/app-token-secret), or Cachier:Authentication:Mode=None");
+        }
+
+        Check(!options.TrustEmbeddedObjects || auth.Mode != SenderAuthenticationMode.None,
+            "Cachier:TrustEmbeddedObjects requires sender authentication: with Cachier:Authentication:Mode=None anyone could write the object Cachier would trust");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 
         void Check(bool ok, string message)

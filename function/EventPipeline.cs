@@ -18,11 +18,33 @@ public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resyn
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
 public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, CachierSettings settings, ILogger<EventPipeline> logger)
 {
-    public async Task<Handled> HandleAsync(Inbound inbound, CancellationToken ct)
+    /// <summary>
+    /// Every event of one request, in order, under one deadline (<c>RequestDeadline</c>) for the whole request: a batch
+    /// cannot hold a request open for longer than one event may. Events the deadline leaves unhandled are transient.
+    /// </summary>
+    public async Task<List<Handled>> HandleAllAsync(IReadOnlyList<Inbound> inbound, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(settings.Options.RequestDeadline);
+        var handled = new List<Handled>(inbound.Count);
+        foreach (var item in inbound)
+        {
+            handled.Add(await HandleAsync(item, deadline.Token, ct));
+        }
+
+        return handled;
+    }
+
+    /// <summary>One event on its own (its own deadline).</summary>
+    public async Task<Handled> HandleAsync(Inbound inbound, CancellationToken ct) => (await HandleAllAsync([inbound], ct))[0];
+
+    private async Task<Handled> HandleAsync(Inbound inbound, CancellationToken deadline, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         if (inbound is ResyncInbound)
         {
+            // The resync runs detached from the request (a sender's timeout must not abort a half-done repair) and is
+            // bounded by its own pages and parallelism; the request waits for its summary.
             var summary = await resyncer.RunAsync(ct);
             Telemetry.Event(inbound.Type, "resync-" + summary.Result, started);
             return new Handled(inbound.Type, null, summary);
@@ -30,7 +52,7 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
 
         var outcome = inbound switch
         {
-            WorkloadInbound w => await ReconcileWithinDeadlineAsync(w.Event, ct),
+            WorkloadInbound w => await ReconcileWithinDeadlineAsync(w.Event, deadline, ct),
             IgnoredInbound i => Outcome.For(Outcome.Ignored, i.Ref, i.Reason),
             _ => throw new UnreachableException(inbound.GetType().Name),
         };
@@ -41,13 +63,12 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
     }
 
     /// <summary>A request has a deadline shorter than Knative's timeout; past it the sender is asked to redeliver.</summary>
-    private async Task<Outcome> ReconcileWithinDeadlineAsync(WorkloadEvent ev, CancellationToken ct)
+    private async Task<Outcome> ReconcileWithinDeadlineAsync(WorkloadEvent ev, CancellationToken deadline, CancellationToken ct)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(settings.Options.RequestDeadline);
         try
         {
-            return await reconciler.ReconcileAsync(ev, deadline.Token);
+            deadline.ThrowIfCancellationRequested();
+            return await reconciler.ReconcileAsync(ev, deadline);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {

@@ -1,7 +1,9 @@
 using Cachier.Http;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
+using Cachier.Security;
 using k8s;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
@@ -30,6 +32,14 @@ public static class Extensions
                 {
                     o.Resources = [scalar];
                 }
+
+                if (config[$"{CachierOptions.Section}:Authentication:AllowedSubjects"] is { Length: > 0 } subjects)
+                {
+                    o.Authentication.AllowedSubjects = [subjects];
+                }
+
+                // Dapr's sidecar hands the app its API token in APP_API_TOKEN (unprefixed, as Dapr names it).
+                o.Authentication.DaprApiToken ??= config[SenderAuthenticationSettings.DaprTokenVariable];
             })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<CachierOptions>, CachierOptionsValidator>();
@@ -47,6 +57,14 @@ public static class Extensions
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
         services.AddSingleton<EventPipeline>();
+        services.AddSingleton<BodyBudget>(sp => new BodyBudget(sp.GetRequiredService<CachierSettings>().Options.BodyMemoryBudgetBytes));
+
+        // Who may send events: the issuer's keys are fetched over the same connection and cached.
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IIssuerKeySource, IssuerDiscovery>();
+        services.AddSingleton(sp => new IssuerKeyCache(sp.GetRequiredService<IIssuerKeySource>(),
+            sp.GetRequiredService<CachierSettings>().Options.Authentication, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new SenderCheck(sp.GetRequiredService<IssuerKeyCache>(), sp.GetRequiredService<CachierSettings>().Options.Authentication));
 
         // The metrics pipeline is built beside the host too (it needs nothing from the container); the container owns
         // it from then on and disposes it with the host.
@@ -98,10 +116,35 @@ public static class Extensions
                 return;
             }
 
-            await next(context);
+            try
+            {
+                await next(context);
+            }
+            catch (OutOfMemoryException) when (!context.Response.HasStarted)
+            {
+                // Out of memory on the request path is this pod's trouble, not the event's: a direct ApiServerSource sink
+                // redelivers a 503 but drops a 500.
+                context.Response.Clear();
+                context.Response.Headers.RetryAfter = "1";
+                await Results.Problem("Cachier is short of memory; redeliver the event", statusCode: StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context);
+            }
         });
-        app.MapEventEndpoints();
-        app.MapDaprEndpoints(app.Services.GetRequiredService<CachierSettings>().Options);
+
+        var settings = app.Services.GetRequiredService<CachierSettings>();
+        var senders = app.Services.GetRequiredService<SenderCheck>();
+        var logger = app.Services.GetRequiredService<ILogger<SenderFilter>>();
+        if (senders.Required)
+        {
+            Log.AuthenticationOn(logger, settings.Options.Authentication.Audience, string.Join(", ", SenderAuthenticationSettings.Subjects(settings.Options.Authentication)));
+            lifetime.ApplicationStarted.Register(senders.Prefetch);
+        }
+        else
+        {
+            Log.AuthenticationOff(logger);
+        }
+
+        app.MapEventEndpoints(new SenderFilter(senders, logger, dapr: false));
+        app.MapDaprEndpoints(settings.Options, new SenderFilter(senders, logger, dapr: true));
         app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), configureBranchedPipeline: null, optionsName: null);
         return app;
     }

@@ -33,6 +33,21 @@ public static partial class Log
     [LoggerMessage(9, LogLevel.Information, "Cachier watching {Kinds}; API server {Server}")]
     public static partial void Started(ILogger logger, string kinds, string server);
 
+    [LoggerMessage(10, LogLevel.Warning, "Refused a sender with {Status}: {Reason}")]
+    public static partial void SenderRefused(ILogger logger, int status, string reason);
+
+    [LoggerMessage(11, LogLevel.Warning, "Sender authentication is OFF (Cachier:Authentication:Mode=None): anyone who reaches this port can drive Cachier. Use it only for local runs without Knative.")]
+    public static partial void AuthenticationOff(ILogger logger);
+
+    [LoggerMessage(12, LogLevel.Information, "Sender authentication on: audience {Audience}, allowed senders {Subjects}")]
+    public static partial void AuthenticationOn(ILogger logger, string? audience, string subjects);
+
+    [LoggerMessage(13, LogLevel.Warning, "The API server's TLS certificate is not verified (insecure-skip-tls-verify): anyone on the path can act as the API server")]
+    public static partial void TlsNotVerified(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Warning, "Resync: the LIST of {What} lost its continue token (410), starting it again: {Reason}")]
+    public static partial void ListRestarted(ILogger logger, string what, string reason);
+
     public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
     {
         switch (o.Result)

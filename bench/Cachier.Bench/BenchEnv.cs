@@ -73,6 +73,9 @@ public sealed record BenchEnv(
         ["Cachier__Kubeconfig"] = FunctionKubeconfig,
         ["Cachier__Resources"] = Resources,
         ["Cachier__LogFormat"] = "simple",
+        // The bench sends unauthenticated events (issue 17 left a rerun with sender tokens to do).
+        ["Cachier__Authentication__Mode"] = "None",
+        ["Cachier__ResyncMinInterval"] = "00:00:00",
 
         // These mirror the Dockerfile (DOTNET_EnableDiagnostics=0, DOTNET_GCgen0size) and knative/service.yaml (the default trust store is
         // the ServiceAccount's ca.crt, so .NET never parses the machine's whole CA bundle). The cluster CA file stands in

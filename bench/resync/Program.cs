@@ -88,6 +88,9 @@ try
         ["Cachier__Kubeconfig"] = identity,
         ["Cachier__Resources"] = BenchCluster.Resources,
         ["Cachier__LogFormat"] = "simple",
+        // The bench POSTs /resync without a sender token.
+        ["Cachier__Authentication__Mode"] = "None",
+        ["Cachier__ResyncMinInterval"] = "00:00:00",
     };
     foreach (var (ns, i) in others.Select((ns, i) => (ns, i)))
     {

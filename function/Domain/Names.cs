@@ -28,6 +28,14 @@ public static class Names
     public static bool IsDnsSubdomain(string? value) =>
         value is { Length: > 0 and <= 253 } && value.Split('.').All(IsLabelShaped);
 
+    /// <summary>
+    /// What a uid must be to serve as the <c>controller</c> label value and selector (the API server's uids are UUIDs):
+    /// a label value, 1..63 characters, alphanumeric at both ends, <c>-_.</c> inside. Anything else was made up.
+    /// </summary>
+    public static bool IsUid(string? value) =>
+        value is { Length: > 0 and <= MaxLabel } && char.IsAsciiLetterOrDigit(value[0]) && char.IsAsciiLetterOrDigit(value[^1])
+        && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
     private static bool IsLabelShaped(string value) =>
         value.Length > 0 && IsAlnumLower(value[0]) && IsAlnumLower(value[^1])
         && value.All(c => IsAlnumLower(c) || c == '-');

@@ -27,14 +27,23 @@ public static class CloudEventBinding
     private static readonly CloudEventAttribute[] Extensions =
         new[] { "apiversion", "kind", "name", "namespace" }.Select(n => CloudEventAttribute.CreateExtension(n, CloudEventAttributeType.String)).ToArray();
 
-    /// <exception cref="BindingException">413, 415 or 400, with a message naming what was wrong.</exception>
-    public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    /// <param name="budget">this request's share of the process's body memory: the body is taken from it as it is read.</param>
+    /// <exception cref="BindingException">413 (body or batch too large), 415, 400, or 503 (memory budget spent), with a message naming what was wrong.</exception>
+    public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, CachierOptions limits, BodyBudget.Lease budget, CancellationToken ct)
+    {
+        var events = await ReadAsync(request, limits.MaxRequestBodyBytes, budget, ct);
+        return events.Count <= limits.MaxBatchEvents
+            ? events
+            : throw new BindingException(413, $"the batch holds {events.Count} events, over the limit of {limits.MaxBatchEvents}");
+    }
+
+    private static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, BodyBudget.Lease budget, CancellationToken ct)
     {
         var binary = request.Headers.ContainsKey("ce-specversion");
         if (string.IsNullOrWhiteSpace(request.ContentType))
         {
             // A binary-mode event without data (a PingSource without data) carries no Content-Type.
-            if (binary && request.ContentLength is null or 0 && await ReadBodyAsync(request, maxBytes, ct) is { Length: 0 })
+            if (binary && request.ContentLength is null or 0 && await ReadBodyAsync(request, maxBytes, budget, ct) is { Length: 0 })
             {
                 return Decode(() => [Binary(request, ReadOnlyMemory<byte>.Empty, null)]);
             }
@@ -58,7 +67,7 @@ public static class CloudEventBinding
             throw new BindingException(415, $"Content-Type '{mediaType}' is not a CloudEvent: use binary mode (ce-specversion header) or {StructuredMediaType}");
         }
 
-        var body = await ReadBodyAsync(request, maxBytes, ct);
+        var body = await ReadBodyAsync(request, maxBytes, budget, ct);
         if (!System.Text.Unicode.Utf8.IsValid(body.Span))
         {
             // JSON must be UTF-8; System.Text.Json would only notice when a string is read.
@@ -150,14 +159,16 @@ public static class CloudEventBinding
             ? cloudEvent
             : throw new BindingException(400, $"malformed CloudEvent: missing required attributes {string.Join(", ", cloudEvent.SpecVersion.RequiredAttributes.Where(a => cloudEvent[a] is null).Select(a => a.Name))}");
 
-    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, BodyBudget.Lease budget, CancellationToken ct)
     {
         if (request.ContentLength > maxBytes)
         {
             throw new BindingException(413, $"body of {request.ContentLength} bytes is over the limit of {maxBytes} bytes");
         }
 
-        using var buffer = new MemoryStream();
+        // The decoded events hold about as much again as the body: a request takes twice its body from the budget.
+        budget.Take(2 * (request.ContentLength ?? 0));
+        using var buffer = new MemoryStream((int)(request.ContentLength ?? 0));
         var chunk = new byte[16 * 1024];
         try
         {
@@ -167,6 +178,16 @@ public static class CloudEventBinding
                 if (buffer.Length + read > maxBytes)
                 {
                     throw new BindingException(413, $"body is over the limit of {maxBytes} bytes");
+                }
+
+                if (buffer.Length + read > request.ContentLength)
+                {
+                    throw new BindingException(400, "body is longer than its Content-Length");
+                }
+
+                if (request.ContentLength is null)
+                {
+                    budget.Take(2 * read);
                 }
 
                 buffer.Write(chunk, 0, read);

@@ -24,7 +24,7 @@ public static class DaprEndpoints
     private const string DaprWrapperType = "com.dapr.event.sent";
     private static readonly JsonEventFormatter Formatter = new();
 
-    public static void MapDaprEndpoints(this IEndpointRouteBuilder app, CachierOptions options)
+    public static void MapDaprEndpoints(this IEndpointRouteBuilder app, CachierOptions options, SenderFilter senders)
     {
         if (string.IsNullOrEmpty(options.DaprPubSubName) || string.IsNullOrEmpty(options.DaprTopic))
         {
@@ -33,17 +33,23 @@ public static class DaprEndpoints
 
         DaprSubscription[] subscriptions = [new(options.DaprPubSubName, options.DaprTopic, Route)];
         app.MapGet("/dapr/subscribe", () => TypedResults.Json(subscriptions, AppJson.Default.DaprSubscriptionArray));
-        app.MapPost(Route, DeliverAsync);
+        app.MapPost(Route, DeliverAsync).AddEndpointFilter(senders);
     }
 
     public static async Task<JsonHttpResult<DaprStatus>> DeliverAsync(
-        HttpRequest request, CachierSettings settings, EventPipeline pipeline, ILogger<EventPipeline> logger, CancellationToken ct)
+        HttpRequest request, CachierSettings settings, EventPipeline pipeline, BodyBudget budget, ILogger<EventPipeline> logger, CancellationToken ct)
     {
+        using var lease = budget.Open();
         List<Inbound> inbound;
         try
         {
-            var events = await CloudEventBinding.ReadAsync(request, settings.Options.MaxRequestBodyBytes, ct);
+            var events = await CloudEventBinding.ReadAsync(request, settings.Options, lease, ct);
             inbound = events.Select(e => EventParser.Parse(Unwrap(e), settings)).ToList();
+        }
+        catch (BindingException e) when (e.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            Log.Rejected(logger, 503, $"Dapr delivery to retry: {e.Message}");
+            return Answer("RETRY");
         }
         catch (Exception e) when (e is BindingException or BadEventException)
         {
@@ -51,12 +57,7 @@ public static class DaprEndpoints
             return Answer("DROP");
         }
 
-        var retry = false;
-        foreach (var item in inbound)
-        {
-            var handled = await pipeline.HandleAsync(item, ct);
-            retry |= handled.IsTransient || handled.IsFailure;
-        }
+        var retry = (await pipeline.HandleAllAsync(inbound, ct)).Any(h => h.IsTransient || h.IsFailure);
 
         // A permanent API error (say RBAC) is retried too: once an operator fixes it, the event still counts.
         return Answer(retry ? "RETRY" : "SUCCESS");

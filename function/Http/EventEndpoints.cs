@@ -20,28 +20,34 @@ public sealed record Health(string Status);
 /// <summary>The HTTP edge: bind, parse, hand the domain record inward, map the outcome to a status code.</summary>
 public static class EventEndpoints
 {
-    public static void MapEventEndpoints(this IEndpointRouteBuilder app)
+    public static void MapEventEndpoints(this IEndpointRouteBuilder app, SenderFilter senders)
     {
-        app.MapPost("/", ReceiveAsync);
-        app.MapPost("/resync", ResyncAsync);
+        app.MapPost("/", ReceiveAsync).AddEndpointFilter(senders);
+        app.MapPost("/resync", ResyncAsync).AddEndpointFilter(senders);
         app.MapGet("/health/liveness", () => TypedResults.Ok(new Health("ok")));
         app.MapGet("/health/readiness", Readiness);
     }
 
     /// <summary>200 for every handled outcome; 400/413/415 bad request; 503 + Retry-After transient; 500 permanent.</summary>
     public static async Task<Results<JsonHttpResult<Handled>, JsonHttpResult<List<Handled>>, ProblemHttpResult>> ReceiveAsync(
-        HttpRequest request, HttpResponse response, CachierSettings settings, EventPipeline pipeline, ILogger<EventPipeline> logger, CancellationToken ct)
+        HttpRequest request, HttpResponse response, CachierSettings settings, EventPipeline pipeline, BodyBudget budget, ILogger<EventPipeline> logger, CancellationToken ct)
     {
+        using var lease = budget.Open();
         List<Inbound> inbound;
         bool batch;
         try
         {
-            var events = await CloudEventBinding.ReadAsync(request, settings.Options.MaxRequestBodyBytes, ct);
+            var events = await CloudEventBinding.ReadAsync(request, settings.Options, lease, ct);
             batch = events.Count != 1 || request.ContentType?.StartsWith(CloudEventBinding.BatchMediaType, StringComparison.OrdinalIgnoreCase) == true;
             inbound = events.Select(e => EventParser.Parse(e, settings)).ToList();
         }
         catch (BindingException e)
         {
+            if (e.Status == StatusCodes.Status503ServiceUnavailable)
+            {
+                response.Headers.RetryAfter = settings.Options.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             return Reject(logger, e.Status, e.Message);
         }
         catch (BadEventException e)
@@ -49,11 +55,7 @@ public static class EventEndpoints
             return Reject(logger, StatusCodes.Status400BadRequest, e.Message);
         }
 
-        var handled = new List<Handled>(inbound.Count);
-        foreach (var item in inbound)
-        {
-            handled.Add(await pipeline.HandleAsync(item, ct));
-        }
+        var handled = await pipeline.HandleAllAsync(inbound, ct);
 
         var status = StatusOf(handled, response, settings);
         return batch
@@ -100,6 +102,7 @@ public static class EventEndpoints
         {
             413 => "Request body too large",
             415 => "Unsupported media type",
+            503 => "Service unavailable",
             _ => "Malformed CloudEvent",
         });
     }

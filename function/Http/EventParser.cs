@@ -91,6 +91,12 @@ public static class EventParser
             throw new BadEventException($"data is not a Kubernetes object: {e.Message}");
         }
 
+        if (!Names.IsUid(workload.Uid))
+        {
+            // It would become a label value and a label selector: the API server would answer 422 or 400.
+            throw new BadEventException($"metadata.uid '{Clip(workload.Uid)}' is not a Kubernetes uid");
+        }
+
         if (workload.Ref != target)
         {
             throw new BadEventException($"data is {Clip(workload.Ref.ToString())} ({Clip(workload.ApiVersion)}) but the event names {target} ({target.ApiVersion})");

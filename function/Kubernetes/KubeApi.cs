@@ -230,6 +230,7 @@ public sealed class KubeApi(KubeConnectionSource source, CachierSettings setting
     {
         var verb = method == HttpMethod.Get && path.Contains('?') ? "LIST" : method.Method;
         var waited = TimeSpan.Zero;
+        var reauthenticated = false;
         for (var attempt = 0; ; attempt++)
         {
             var last = attempt >= settings.Options.ApiRetries;
@@ -238,6 +239,16 @@ public sealed class KubeApi(KubeConnectionSource source, CachierSettings setting
             {
                 var response = await SendOnceAsync(method, verb, path, body, ct);
                 var status = (int)response.StatusCode;
+                if (status == 401 && !reauthenticated)
+                {
+                    // Credentials refused: read them again and try once more; a second 401 is transient (503).
+                    reauthenticated = true;
+                    response.Dispose();
+                    (await source.Connection).ForgetCredentials();
+                    attempt--;
+                    continue;
+                }
+
                 if (last || status is not (429 or >= 500) || RetryDelay(response) is not { } delay
                     || waited + (pause = Jitter(attempt, delay)) > MaxInProcessWait)
                 {

@@ -16,7 +16,10 @@ namespace Cachier.Kubernetes;
 /// </summary>
 public sealed class KubeConnection : IDisposable
 {
-    private readonly ITokenProvider? _tokens;
+    /// <summary>The ServiceAccount token that kubelet mounts and rotates: what KubernetesClient's in-cluster configuration reads.</summary>
+    private const string InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+    private ITokenProvider? _tokens;
     private readonly AuthenticationHeaderValue? _header;
 
     public KubeConnection(KubernetesClientConfiguration config, TimeSpan timeout)
@@ -32,6 +35,7 @@ public sealed class KubeConnection : IDisposable
         {
             if (config.SkipTlsVerify)
             {
+                SkipsTlsVerification = true;
                 handler.SslOptions.RemoteCertificateValidationCallback = (_, _, _, _) => true;
             }
             else if (config.SslCaCerts is { Count: > 0 } ca)
@@ -76,9 +80,25 @@ public sealed class KubeConnection : IDisposable
 
     public HttpClient HttpClient { get; }
 
+    /// <summary>The kubeconfig says <c>insecure-skip-tls-verify</c>: the start logs a warning.</summary>
+    public bool SkipsTlsVerification { get; }
+
     public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct)
     {
         request.Headers.Authorization = _tokens is null ? _header : await _tokens.GetAuthenticationHeaderAsync(ct);
+    }
+
+    /// <summary>
+    /// The API server refused our credentials (401): the in-cluster token may have been rotated under us. The next
+    /// request reads the token file again instead of waiting for its re-read minute. A fixed token cannot be re-read.
+    /// </summary>
+    public void ForgetCredentials()
+    {
+        if (_tokens is TokenFileAuth && File.Exists(InClusterTokenFile))
+        {
+            // A fresh provider reads the file at its first use (KubernetesClient's own re-reads it once a minute).
+            _tokens = new TokenFileAuth(InClusterTokenFile);
+        }
     }
 
     public void Dispose() => HttpClient.Dispose();

@@ -53,6 +53,10 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
     {
         var connection = await _connection.WaitAsync(cancellationToken);
         Log.Started(_logger, _kinds, connection.BaseUrl);
+        if (connection.SkipsTlsVerification)
+        {
+            Log.TlsNotVerified(_logger);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

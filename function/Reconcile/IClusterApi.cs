@@ -60,10 +60,13 @@ public sealed class ApiException(string verb, string path, int? statusCode, stri
 
     public string Path { get; } = path;
 
-    /// <summary>null when no HTTP answer came (refused, reset, timed out). 409 here means contention that outlasted the retries.</summary>
+    /// <summary>
+    /// null when no HTTP answer came (refused, reset, timed out). 409 here means contention that outlasted the retries.
+    /// 401 is transient: our credentials were refused even after reading them again (a token rotated, a clock skewed).
+    /// </summary>
     public int? StatusCode { get; } = statusCode;
 
     public TimeSpan? RetryAfter { get; } = retryAfter;
 
-    public bool IsTransient => StatusCode is null or 409 or 429 or >= 500;
+    public bool IsTransient => StatusCode is null or 401 or 409 or 429 or >= 500;
 }

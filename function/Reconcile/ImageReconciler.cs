@@ -38,10 +38,13 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         using var held = await locks.AcquireAsync(LockKey(target), ct);
         try
         {
-            var workload = ev.Object ?? await api.GetWorkloadAsync(kind, target.Namespace, target.Name, ct);
+            // The object an event carries is a claim: anything that reaches the Service could have written it. It stands
+            // in for a GET only when the operator trusts embedded objects (which requires sender authentication).
+            var embedded = settings.Options.TrustEmbeddedObjects ? ev.Object : null;
+            var workload = embedded ?? await api.GetWorkloadAsync(kind, target.Namespace, target.Name, ct);
             return workload is null
                 ? Outcome.For(Outcome.Gone, target, "the workload no longer exists")
-                : await ApplyAsync(workload, indexed: null, ct);
+                : await ApplyAsync(workload, indexed: null, ct, verifyAs: embedded is null ? null : kind);
         }
         catch (ApiException e)
         {
@@ -52,8 +55,11 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
     /// <summary>
     /// Brings one workload's Images to its plan. <paramref name="indexed"/> = its Images as the resync
     /// already listed them (then neither the memo nor a LIST is used); null = LIST them here.
+    /// <paramref name="verifyAs"/>: the workload came embedded in an event, as this kind: before its generation is
+    /// written above what was applied, it is read from the API server, so one event cannot push the stale guard past
+    /// the object's real generation (and freeze the workload).
     /// </summary>
-    public async Task<Outcome> ApplyAsync(Workload workload, IReadOnlyList<ImageState>? indexed, CancellationToken ct)
+    public async Task<Outcome> ApplyAsync(Workload workload, IReadOnlyList<ImageState>? indexed, CancellationToken ct, ResourceKind? verifyAs = null)
     {
         var target = workload.Ref;
         if (workload.Pod is null)
@@ -78,10 +84,25 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
                 $"generation {workload.Generation} is older than {newer.Generation} already applied to Image {newer.Name}");
         }
 
+        if (verifyAs is not null && !(workload.Generation <= existing.Max(i => i.Generation)))
+        {
+            // Would write a generation never applied before: only the API server's object may do that.
+            var real = await api.GetWorkloadAsync(verifyAs, target.Namespace, target.Name, ct);
+            if (real is null)
+            {
+                return Outcome.For(Outcome.Gone, target, "the workload no longer exists");
+            }
+
+            if (real.Uid != workload.Uid || real.Generation != workload.Generation)
+            {
+                return await ApplyAsync(real, indexed: null, ct);
+            }
+        }
+
         var outcome = plan.Cache
             ? await DiffAsync(plan, existing, ct)
-            : Outcome.For(Outcome.Disabled, target, plan.Reason) with { Deleted = await DeleteAllAsync(existing, ct) };
-        if (outcome.NotOwned is not { Count: > 0 })
+            : Outcome.For(Outcome.Disabled, target, plan.Reason) with { Deleted = await DeleteAllAsync(existing, workload.Generation, ct) };
+        if (outcome.Result is Outcome.Reconciled or Outcome.Disabled)
         {
             memo.Remember(workload.Uid, print);
         }
@@ -117,18 +138,20 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         {
             if (!keep.TryGetValue(want.Image, out var current))
             {
-                switch (await CreateAsync(plan, want, ct))
+                var (result, found) = await CreateAsync(plan, want, ct);
+                switch (result)
                 {
-                    case (true, _):
+                    case Created.Done:
                         created++;
                         continue;
-                    case (false, null):
+                    case Created.NamespaceGone:
+                        return Outcome.For(Outcome.Gone, plan.Owner.Ref, $"namespace {plan.Owner.Namespace} no longer exists");
+                    case Created.TakenByOther:
                         notOwned.Add(want.Image);
                         continue;
-                    case (false, { } found):
-                        current = found;
-                        break;
                 }
+
+                current = found!;
             }
 
             if (current.SameSpec(want))
@@ -139,7 +162,7 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
             {
                 updated++;
             }
-            else if ((await CreateAsync(plan, want, ct)).Created)
+            else if ((await CreateAsync(plan, want, ct)).Result == Created.Done)
             {
                 created++;
             }
@@ -147,7 +170,7 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
 
         foreach (var extra in surplus)
         {
-            deleted += await DeleteAsync(extra, ct) ? 1 : 0;
+            deleted += await DeleteAsync(extra, plan.Owner.Generation, ct) ? 1 : 0;
         }
 
         var relabeled = 0;
@@ -184,20 +207,26 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         return relabel;
     }
 
-    /// <returns>Created; or the existing Image of that name when it is ours; or (false, null) when it is not.</returns>
-    private async Task<(bool Created, ImageState? Existing)> CreateAsync(ImagePlan plan, DesiredImage want, CancellationToken ct)
+    private enum Created { Done, TakenByUs, TakenByOther, NamespaceGone }
+
+    /// <returns>Done; the name taken by our Image (returned) or by someone else's; or the namespace is gone.</returns>
+    private async Task<(Created Result, ImageState? Ours)> CreateAsync(ImagePlan plan, DesiredImage want, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            if (await api.CreateImageAsync(plan, want, ct) == WriteResult.Done)
+            switch (await api.CreateImageAsync(plan, want, ct))
             {
-                return (true, null);
+                case WriteResult.Done:
+                    return (Created.Done, null);
+                case WriteResult.NotFound:
+                    // A create is answered 404 only when its namespace is gone (or going): retrying cannot help.
+                    return (Created.NamespaceGone, null);
             }
 
             var found = await api.GetImageAsync(plan.Owner.Namespace, want.Name, ct);
             if (found is not null)
             {
-                return found.BelongsTo(plan.Owner.Uid) && found.Image == want.Image ? (false, found) : (false, null);
+                return found.BelongsTo(plan.Owner.Uid) && found.Image == want.Image ? (Created.TakenByUs, found) : (Created.TakenByOther, null);
             }
 
             // Deleted between our create and our read: try again.
@@ -231,8 +260,11 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         throw Contention("PATCH", current.Name);
     }
 
-    /// <summary>Deletes with preconditions; 404 is fine; on 409 re-read and retry, bounded.</summary>
-    private async Task<bool> DeleteAsync(ImageState image, CancellationToken ct)
+    /// <summary>
+    /// Deletes with preconditions; 404 is fine; on 409 re-read and retry, bounded, unless the fresh read shows that a newer
+    /// generation of the workload wrote the Image meanwhile (then that pass decides, not this older one).
+    /// </summary>
+    private async Task<bool> DeleteAsync(ImageState image, long generation, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
@@ -244,7 +276,7 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
                     return false;
             }
 
-            if (await api.GetImageAsync(image.Namespace, image.Name, ct) is not { } fresh || fresh.Uid != image.Uid)
+            if (await api.GetImageAsync(image.Namespace, image.Name, ct) is not { } fresh || fresh.Uid != image.Uid || fresh.Generation > generation)
             {
                 return false;
             }
@@ -255,12 +287,12 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         throw Contention("DELETE", image.Name);
     }
 
-    private async Task<int> DeleteAllAsync(IReadOnlyList<ImageState> images, CancellationToken ct)
+    private async Task<int> DeleteAllAsync(IReadOnlyList<ImageState> images, long generation, CancellationToken ct)
     {
         var deleted = 0;
         foreach (var image in images)
         {
-            deleted += await DeleteAsync(image, ct) ? 1 : 0;
+            deleted += await DeleteAsync(image, generation, ct) ? 1 : 0;
         }
 
         return deleted;

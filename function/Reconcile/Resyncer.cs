@@ -15,21 +15,29 @@ public sealed record ResyncSummary(
     IReadOnlyList<string> SkippedKinds,
     IReadOnlyList<string> Failures,
     double DurationMs,
-    bool Joined = false);
+    bool Joined = false,
+    bool Reused = false);
 
 /// <summary>
 /// Backfill and drift repair (SPEC section 7): one paginated LIST per kind, one paginated LIST of labelled
 /// Images indexed by controller uid, then every workload reconciled against its indexed Images.
-/// A trigger while a resync runs joins it instead of starting a second one.
+/// A trigger while a resync runs joins it instead of starting a second one (<c>joined</c>); a trigger within
+/// <c>ResyncMinInterval</c> of the last run that completed gets that run's summary (<c>reused</c>), so a sender cannot
+/// make Cachier LIST the cluster back to back. A run that failed as a whole is not reused: its retry is meant.
 /// </summary>
 public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings, KeyedLock locks,
-    ILogger<Resyncer> logger, IHostApplicationLifetime lifetime)
+    ILogger<Resyncer> logger, IHostApplicationLifetime lifetime, TimeProvider time)
 {
     public const string Failed = "failed";
     public const string Error = "error";
     private const int MaxReportedFailures = 20;
+
+    /// <summary>Restarts of one LIST whose continue token expired (410) before the resync gives that LIST up.</summary>
+    private const int MaxListRestarts = 2;
+
     private readonly Lock _gate = new();
     private Task<ResyncSummary>? _running;
+    private (ResyncSummary Summary, long At)? _last;
 
     public Task<ResyncSummary> RunAsync(CancellationToken ct)
     {
@@ -38,6 +46,11 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
             if (_running is { IsCompleted: false } running)
             {
                 return running.ContinueWith(t => t.Result with { Joined = true }, ct, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+
+            if (_last is { } last && last.Summary.Result is not (Failed or Error) && time.GetElapsedTime(last.At) < settings.Options.ResyncMinInterval)
+            {
+                return Task.FromResult(last.Summary with { Reused = true, Joined = false });
             }
 
             // The resync outlives the request that triggered it: a sender's timeout must not abort a half-done repair.
@@ -57,14 +70,30 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
         string result;
         try
         {
-            await foreach (var page in api.ListAllImagesAsync(ct))
+            for (var restarts = 0; ; restarts++)
             {
-                foreach (var image in page.Where(i => i.ControllerLabel is not null))
+                try
                 {
-                    images++;
-                    // By namespace too: an Image copied into another namespace must not stand in for the real one.
-                    var key = IndexKey(image.Namespace, image.ControllerLabel!);
-                    (index.TryGetValue(key, out var list) ? list : index[key] = []).Add(image);
+                    index.Clear();
+                    images = 0;
+                    await foreach (var page in api.ListAllImagesAsync(ct))
+                    {
+                        foreach (var image in page.Where(i => i.ControllerLabel is not null))
+                        {
+                            images++;
+                            // By namespace too: an Image copied into another namespace must not stand in for the real one.
+                            var key = IndexKey(image.Namespace, image.ControllerLabel!);
+                            (index.TryGetValue(key, out var list) ? list : index[key] = []).Add(image);
+                        }
+                    }
+
+                    break;
+                }
+                catch (ApiException e) when (e.StatusCode == 410 && restarts < MaxListRestarts)
+                {
+                    // The continue token expired: the index must be one consistent listing (a twice-listed Image would
+                    // look like a duplicate to delete), so start it again from the first page.
+                    Log.ListRestarted(logger, "images", e.Message);
                 }
             }
 
@@ -72,7 +101,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
             {
                 try
                 {
-                    await foreach (var page in api.ListWorkloadsAsync(kind, ct))
+                    await ForEachPageAsync(kind, ct, async page =>
                     {
                         await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
                             async (workload, token) =>
@@ -96,7 +125,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                                     }
                                 }
                             });
-                    }
+                    });
                 }
                 catch (ApiException e) when (e.StatusCode == 404)
                 {
@@ -125,7 +154,37 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
         var duration = Stopwatch.GetElapsedTime(started);
         Telemetry.Resync(result, duration, created + updated + deleted);
         Log.Resynced(logger, result, workloads, created, updated, deleted, failed, string.Join(", ", skipped), Math.Round(duration.TotalMilliseconds, 1));
-        return new ResyncSummary(result, workloads, images, created, updated, deleted, failed, skipped, failures, Math.Round(duration.TotalMilliseconds, 1));
+        var summary = new ResyncSummary(result, workloads, images, created, updated, deleted, failed, skipped, failures, Math.Round(duration.TotalMilliseconds, 1));
+        lock (_gate)
+        {
+            _last = (summary, time.GetTimestamp());
+        }
+
+        return summary;
+    }
+
+    /// <summary>
+    /// The workloads of one kind, page by page. A continue token that expired (410) starts that kind's LIST again from
+    /// the first page, bounded: the workloads seen twice are reconciled twice, which is idempotent.
+    /// </summary>
+    private async Task ForEachPageAsync(ResourceKind kind, CancellationToken ct, Func<IReadOnlyList<Workload>, Task> handle)
+    {
+        for (var restarts = 0; ; restarts++)
+        {
+            try
+            {
+                await foreach (var page in api.ListWorkloadsAsync(kind, ct))
+                {
+                    await handle(page);
+                }
+
+                return;
+            }
+            catch (ApiException e) when (e.StatusCode == 410 && restarts < MaxListRestarts)
+            {
+                Log.ListRestarted(logger, kind.ToString(), e.Message);
+            }
+        }
     }
 
     private static string IndexKey(string ns, string uid) => $"{ns}/{uid}";

@@ -287,6 +287,9 @@ public sealed class FunctionHost : IAsyncDisposable
         start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
         start.Environment["Cachier__Kubeconfig"] = options.Kubeconfig;
         start.Environment["Cachier__Resources"] = "Deployment.v1.apps";
+        // The soak sends unauthenticated events; its resyncs come back to back.
+        start.Environment["Cachier__Authentication__Mode"] = "None";
+        start.Environment["Cachier__ResyncMinInterval"] = "00:00:00";
         for (var i = 0; i < excluded.Count; i++)
         {
             start.Environment[$"Cachier__ExcludedNamespaces__{i}"] = excluded[i];

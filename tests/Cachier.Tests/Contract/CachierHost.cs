@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using Cachier.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,50 @@ public sealed class CachierHost : IDisposable
 {
     public const string ImagesRoot = "/apis/caching.internal.knative.dev/v1alpha1";
 
+    /// <summary>Where the app reads the service-account issuer's keys (sender authentication), not an event's cost.</summary>
+    public const string DiscoveryPath = "/.well-known/openid-configuration";
+
+    public const string KeysPath = "/openid/v1/jwks";
+
+    public const string Audience = "serving.knative.dev/service/cachier-system/cachier";
+    public const string SourceSender = "system:serviceaccount:cachier-system:cachier-oidc-sources.knative.dev-apiserversource";
+    public const string PingSender = "system:serviceaccount:cachier-system:cachier-resync-oidc-sources.knative.dev-pingsource";
+
+    private TestIssuer? _issuer;
+
     private readonly WebApplicationFactory<Program> _factory;
+
+    /// <summary>Sender authentication on (the setting knative/service.yaml makes), plus <paramref name="more"/>.</summary>
+    public static (string, string)[] Authenticated(params (string, string)[] more) =>
+    [
+        ("Authentication:Mode", "KubernetesToken"),
+        ("Authentication:Audience", Audience),
+        ("Authentication:AllowedSubjects", $"{SourceSender},{PingSender}"),
+        .. more,
+    ];
+
+    /// <summary>
+    /// The app as knative/ deploys it with embedded objects trusted: sender authentication on, the fake API server
+    /// publishing a test issuer's keys, and the client sending that issuer's token of the ApiServerSource.
+    /// </summary>
+    public static CachierHost StartTrusting(params (string, string)[] more)
+    {
+        var issuer = new TestIssuer();
+        var host = StartAuthenticated(issuer, [("TrustEmbeddedObjects", "true"), .. more]);
+        host._issuer = issuer;
+        host.Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host._issuer.Token(SourceSender, Audience));
+        return host;
+    }
+
+    /// <summary>The fake API server publishes <paramref name="issuer"/>'s discovery document and keys (and <paramref name="more"/> keys).</summary>
+    private static void StubIssuer(WireMockServer api, TestIssuer issuer, params TestIssuer[] more)
+    {
+        foreach (var (path, body) in new[] { (DiscoveryPath, issuer.Discovery()), (KeysPath, issuer.Jwks(more)) })
+        {
+            api.Given(Request.Create().WithPath(path).UsingGet()).AtPriority(5)
+                .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(body.ToJsonString()));
+        }
+    }
 
     private CachierHost(WireMockServer api, WebApplicationFactory<Program> factory)
     {
@@ -47,22 +91,45 @@ public sealed class CachierHost : IDisposable
 
     public HttpClient Client { get; }
 
+    public IServiceProvider Services => _factory.Services;
+
     /// <param name="settings">Extra <c>Cachier:*</c> settings (keys without the section prefix).</param>
     public static CachierHost Start(params (string Key, string Value)[] settings) => Start(null, settings);
 
     /// <param name="apiServerUrl">Where the app looks for the API server; default the WireMock server.</param>
-    public static CachierHost Start(string? apiServerUrl, params (string Key, string Value)[] settings)
+    public static CachierHost Start(string? apiServerUrl, params (string Key, string Value)[] settings) => Start(apiServerUrl, null, settings);
+
+    /// <param name="configure">more configuration of the app's host (say, a port replaced by a fault).</param>
+    public static CachierHost Start(string? apiServerUrl, Action<IWebHostBuilder>? configure, params (string Key, string Value)[] settings) =>
+        Start(apiServerUrl, configure, null, settings);
+
+    /// <summary>Authentication on, and the fake API server publishing <paramref name="issuer"/>'s keys before the app starts.</summary>
+    public static CachierHost StartAuthenticated(TestIssuer issuer, params (string Key, string Value)[] settings) =>
+        Start(null, null, issuer, Authenticated(settings));
+
+    private static CachierHost Start(string? apiServerUrl, Action<IWebHostBuilder>? configure, TestIssuer? issuer, (string Key, string Value)[] settings)
     {
         var api = WireMockServer.Start();
+        if (issuer is not null)
+        {
+            // Before the app starts: it reads the keys as soon as it has started.
+            StubIssuer(api, issuer);
+        }
+
         var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("Cachier:ApiServerUrl", apiServerUrl ?? api.Url);
+            // The contract tests are about what events do; who may send them is SenderAuthenticationContractTests'
+            // subject, which turns authentication on again through these settings.
+            web.UseSetting("Cachier:Authentication:Mode", "None");
+            web.UseSetting("Cachier:ResyncMinInterval", "00:00:00");
             foreach (var (key, value) in settings)
             {
                 web.UseSetting($"Cachier:{key}", value);
             }
 
             web.ConfigureLogging(logging => logging.ClearProviders());
+            configure?.Invoke(web);
         });
         return new CachierHost(api, factory);
     }
@@ -194,7 +261,13 @@ public sealed class CachierHost : IDisposable
 
     // ---- what the app did --------------------------------------------------------------------------------
 
-    public IReadOnlyList<ApiCall> Calls => Api.LogEntries
+    /// <summary>What the app asked the API server for an event: every call but the reads of the issuer's keys.</summary>
+    public IReadOnlyList<ApiCall> Calls => AllCalls.Where(c => c.Path is not (DiscoveryPath or KeysPath)).ToList();
+
+    /// <summary>The reads of the issuer's keys (sender authentication).</summary>
+    public IReadOnlyList<ApiCall> IssuerCalls => AllCalls.Where(c => c.Path is DiscoveryPath or KeysPath).ToList();
+
+    public IReadOnlyList<ApiCall> AllCalls => Api.LogEntries
         .OrderBy(e => e.RequestMessage!.DateTime)
         .Select(e => e.RequestMessage!)
         .Select(r => new ApiCall(
@@ -342,6 +415,7 @@ public sealed class CachierHost : IDisposable
     {
         Client.Dispose();
         _factory.Dispose();
+        _issuer?.Dispose();
         Api.Stop();
         Api.Dispose();
     }

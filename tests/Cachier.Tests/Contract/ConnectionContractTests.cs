@@ -98,6 +98,7 @@ public sealed class ConnectionContractTests : IDisposable
         using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             b.UseSetting("Cachier:Kubeconfig", path);
+            b.UseSetting("Cachier:Authentication:Mode", "None");
             b.ConfigureLogging(logging => logging.ClearProviders());
         });
 

@@ -44,6 +44,7 @@ public sealed class DaprContractTests
     public async Task Dapr_delivery_feeds_the_same_pipeline_and_answers_success()
     {
         using var host = Start(Dapr);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
 
@@ -51,14 +52,15 @@ public sealed class DaprContractTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("SUCCESS", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["status"]);
-        Assert.Equal([$"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", $"POST {ImagesPath(Ns)}"], host.Lines);
-        AssertCreates(host.Calls[1], JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject(), "ubuntu");
+        Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "dummy")}", $"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", $"POST {ImagesPath(Ns)}"], host.Lines);
+        AssertCreates(host.Calls[2], JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject(), "ubuntu");
     }
 
     [Fact]
     public async Task Dapr_delivery_of_an_event_wrapped_in_daprs_envelope_is_unwrapped()
     {
         using var host = Start(Dapr);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
         var wrapped = new JsonObject
@@ -76,13 +78,14 @@ public sealed class DaprContractTests
         var response = await host.PostAsync(await RouteAsync(host), wrapped.ToJsonString(), "application/cloudevents+json");
 
         Assert.Equal("SUCCESS", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["status"]);
-        Assert.Equal(["GET", "POST"], host.Calls.Select(c => c.Method));
+        Assert.Equal(["GET", "GET", "POST"], host.Calls.Select(c => c.Method));
     }
 
     [Fact]
     public async Task Dapr_delivery_asks_for_a_retry_on_a_transient_api_failure()
     {
         using var host = Start(Dapr);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImagesStatus(Ns, 503);
 
         var response = await host.PostAsync(await RouteAsync(host), Delivered("01-resource-add.structured.json").ToJsonString(), "application/cloudevents+json");
@@ -108,13 +111,14 @@ public sealed class DaprContractTests
     public async Task Knative_deliveries_on_post_root_are_unchanged_when_dapr_is_configured()
     {
         using var host = Start(Dapr);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
 
         var outcome = await OutcomeAsync(await host.SendSampleBinaryAsync("01-resource-add.structured.json", "01-resource-add.data.json"));
 
         Assert.Equal("reconciled", (string?)outcome["result"]);
-        Assert.Equal(["GET", "POST"], host.Calls.Select(c => c.Method));
+        Assert.Equal(["GET", "GET", "POST"], host.Calls.Select(c => c.Method));
     }
 
     [Fact]

@@ -188,6 +188,7 @@ public sealed class HttpContractTests
     public async Task Post_handles_a_batch_event_by_event_and_answers_a_json_array()
     {
         using var host = Start();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
         var batch = new JsonArray(
@@ -206,7 +207,7 @@ public sealed class HttpContractTests
         Assert.Equal(1, (int?)results[0]!["outcome"]!["created"]);
         Assert.Equal("dev.knative.apiserver.ref.delete", (string?)results[1]!["type"]);
         Assert.Equal("deleted", (string?)results[1]!["outcome"]!["result"]);
-        Assert.Equal(["GET", "POST"], host.Calls.Select(c => c.Method));
+        Assert.Equal(["GET", "GET", "POST"], host.Calls.Select(c => c.Method));
     }
 
     [Fact]

@@ -15,13 +15,15 @@ public sealed class PlanMemoContractTests
     private const string SampleUid = "a792cd10-ca9d-11e8-b5eb-42010af000a3";
 
     [Fact]
-    public async Task Same_resource_event_twice_makes_no_api_call_the_second_time()
+    public async Task Same_resource_event_twice_makes_no_api_call_the_second_time_when_embedded_objects_are_trusted()
     {
-        using var host = Start();
+        using var host = StartTrusting();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
         await OutcomeAsync(await host.SendStructuredAsync(Sample("01-resource-add.structured.json")));
-        Assert.Equal(2, host.Calls.Count);
+        // LIST, the GET that confirms a generation never applied before, the create.
+        Assert.Equal(3, host.Calls.Count);
         host.Api.ResetLogEntries();
 
         // Redelivered with a fresh id (the id is no de-duplication key): the same object plans the same.
@@ -81,21 +83,22 @@ public sealed class PlanMemoContractTests
     [Fact]
     public async Task Memo_is_not_kept_after_a_failed_reconcile()
     {
-        using var host = Start();
+        using var host = StartTrusting();
         host.StubListImagesStatus(Ns, 503);
         var failed = await host.SendStructuredAsync(Sample("01-resource-add.structured.json"));
         await OutcomeAsync(failed, HttpStatusCode.ServiceUnavailable);
         host.Api.ResetLogEntries();
 
         host.Api.ResetMappings();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", JsonNode.Parse(Sample("01-resource-add.data.json"))!);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
         var outcome = await OutcomeAsync(await host.SendStructuredAsync(Sample("01-resource-add.structured.json")));
 
         var calls = host.Calls;
-        Assert.Equal(2, calls.Count);
+        Assert.Equal(3, calls.Count);
         Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", calls[0].Line);
-        AssertCreates(calls[1], JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject(), "ubuntu");
+        AssertCreates(calls[2], JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject(), "ubuntu");
         Assert.Equal(1, (int?)outcome["created"]);
     }
 

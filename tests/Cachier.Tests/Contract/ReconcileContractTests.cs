@@ -81,22 +81,24 @@ public sealed class ReconcileContractTests
     }
 
     [Fact]
-    public async Task Resource_add_sample_creates_the_image_without_a_get()
+    public async Task Resource_add_sample_reads_the_object_and_creates_its_image()
     {
         using var host = Start();
+        var sample = JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", sample);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
 
         var outcome = await OutcomeAsync(await host.SendSampleBinaryAsync("01-resource-add.structured.json", "01-resource-add.data.json"));
 
-        var sample = JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject();
         var calls = host.Calls;
-        Assert.Equal(2, calls.Count);
-        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", calls[0].Line);
-        AssertCreates(calls[1], sample, "ubuntu");
+        Assert.Equal(3, calls.Count);
+        Assert.Equal($"GET {WorkloadPath("apps/v1", "deployments", Ns, "dummy")}", calls[0].Line);
+        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", calls[1].Line);
+        AssertCreates(calls[2], sample, "ubuntu");
         // Golden value (sha256sum of "a792cd10-ca9d-11e8-b5eb-42010af000a3/ubuntu"), pinning the naming rule itself.
-        Assert.Equal("dummy-af28c54a78", (string?)calls[1].Json["metadata"]!["name"]);
-        Assert.Equal("00001", (string?)calls[1].Json["metadata"]!["labels"]!["generation"]);
+        Assert.Equal("dummy-af28c54a78", (string?)calls[2].Json["metadata"]!["name"]);
+        Assert.Equal("00001", (string?)calls[2].Json["metadata"]!["labels"]!["generation"]);
         Assert.Equal("reconciled", (string?)outcome["result"]);
         Assert.Equal(1, (int?)outcome["created"]);
     }
@@ -109,6 +111,7 @@ public sealed class ReconcileContractTests
         var sample02 = JsonNode.Parse(Sample("02-resource-update.data.json"))!.AsObject();
         var ubuntu = OurImage(sample01, "ubuntu", "img-ubuntu", "5000");
         var ubuntuName = ExpectedName("dummy", SampleUid, "ubuntu");
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", sample02);
         host.StubListImages(Ns, ubuntu);
         host.StubCreate(Ns);
         host.StubPatch(Ns, ubuntuName);
@@ -116,8 +119,9 @@ public sealed class ReconcileContractTests
         var outcome = await OutcomeAsync(await host.SendStructuredAsync(Sample("02-resource-update.structured.json")));
 
         var calls = host.Calls;
-        Assert.Equal(4, calls.Count);
-        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", calls[0].Line);
+        Assert.Equal(5, calls.Count);
+        Assert.Equal($"GET {WorkloadPath("apps/v1", "deployments", Ns, "dummy")}", calls[0].Line);
+        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}", calls[1].Line);
         var creates = calls.Where(c => c.Method == "POST").OrderBy(c => (string?)c.Json["spec"]!["image"], StringComparer.Ordinal).ToList();
         Assert.Equal(2, creates.Count);
         AssertCreates(creates[0], sample02, "alpine:3.20", "dummy-sa", ["regcred"]);
@@ -448,12 +452,13 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var sample02 = JsonNode.Parse(Sample("02-resource-update.data.json"))!.AsObject();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", sample02);
         host.StubListImages(Ns, OurImage(sample02, "ubuntu", "img-1", "800", labelGeneration: 5));
         host.StubCreate(Ns);
 
         var outcome = await OutcomeAsync(await host.SendResourceAsync("update", sample02));
 
-        Assert.Equal([$"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}"], host.Lines);
+        Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "dummy")}", $"GET {ImagesPath(Ns)}{ControllerQuery(SampleUid)}"], host.Lines);
         Assert.Equal("stale", (string?)outcome["result"]);
     }
 

@@ -252,7 +252,7 @@ public sealed class ResyncContractTests
         return item;
     }
 
-    private static JsonObject WorkloadList(string? continueToken, params JsonObject[] items)
+    internal static JsonObject WorkloadList(string? continueToken, params JsonObject[] items)
     {
         var list = ImageList(continueToken, items);
         list["apiVersion"] = "apps/v1";

@@ -68,13 +68,14 @@ public sealed class WorkloadShapeContractTests
                 },
             },
         };
+        host.StubGetWorkload("batch/v1", "cronjobs", Ns, "nightly", cron);
         host.StubListImages(Ns);
         host.StubCreate(Ns);
 
         await OutcomeAsync(await host.SendResourceAsync("add", cron));
 
         AssertCreates(Assert.Single(host.Writes), cron, "backup:2", "batch-sa");
-        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", host.Calls[0].Line);
+        Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", host.Calls[1].Line);
     }
 
     [Fact]

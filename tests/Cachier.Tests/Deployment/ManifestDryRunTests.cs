@@ -20,7 +20,7 @@ public sealed class ManifestDryRunTests(LocalClusterFixture cluster)
         var names = result.Objects().Select(o => $"{o["kind"]}/{o["metadata"]!["name"]}").ToHashSet();
         string[] expected =
         [
-            "Namespace/cachier-system", "ServiceAccount/cachier", "ClusterRole/cachier", "ClusterRoleBinding/cachier", "Service/cachier",
+            "Namespace/cachier-system", "ServiceAccount/cachier", "ClusterRole/cachier", "ClusterRoleBinding/cachier", "ClusterRoleBinding/cachier-issuer-discovery", "Service/cachier",
             "ServiceAccount/cachier-source", "ClusterRole/cachier-source", "ClusterRoleBinding/cachier-source",
             "ApiServerSource/cachier", "PingSource/cachier-resync",
         ];

@@ -69,6 +69,8 @@ public sealed class PublishedBinaryTests : IDisposable
         start.Environment["Cachier__ApiServerUrl"] = _api.Url;
         start.Environment["Cachier__DaprPubSubName"] = "pubsub";
         start.Environment["Cachier__DaprTopic"] = "k8s-events";
+        // What this test proves is the AOT binary's Dapr route and metrics; who may send is the subject of other tests.
+        start.Environment["Cachier__Authentication__Mode"] = "None";
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process = new Process { StartInfo = start };
         _process.OutputDataReceived += (_, line) =>

@@ -102,6 +102,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             b.UseSetting("Cachier:Kubeconfig", CachierKubeconfig);
             b.UseSetting("Cachier:Resources", Resources);
+            // Real tokens are SenderAuthenticationIntegrationTests' subject, which turns authentication on again.
+            b.UseSetting("Cachier:Authentication:Mode", "None");
+            b.UseSetting("Cachier:ResyncMinInterval", "00:00:00");
             foreach (var (key, value) in settings)
             {
                 b.UseSetting(key, value);

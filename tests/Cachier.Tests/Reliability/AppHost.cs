@@ -29,6 +29,9 @@ public sealed class AppHost : IDisposable
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
         {
             web.UseSetting("Cachier:ApiServerUrl", apiServerUrl);
+            // Who may send events is tested on its own (Contract/SenderAuthenticationContractTests, the hostile corpus).
+            web.UseSetting("Cachier:Authentication:Mode", "None");
+            web.UseSetting("Cachier:ResyncMinInterval", "00:00:00");
             foreach (var (key, value) in settings)
             {
                 web.UseSetting($"Cachier:{key}", value);

@@ -18,6 +18,9 @@ public sealed record HostileCase(string Id, string Category, string Description,
 
     public string? Result => (string?)Raw["expect"]!["result"];
 
+    /// <summary>Sent to the app with sender authentication on.</summary>
+    public bool Authenticated => (bool?)Raw["auth"] == true;
+
     /// <summary>What Cachier does instead, while a defect keeps it from meeting the expectation.</summary>
 
     public HttpRequestMessage ToRequest()
@@ -99,26 +102,46 @@ public sealed record HostileCase(string Id, string Category, string Description,
     }
 }
 
-/// <summary>One app and one API server that must never be called, shared by the corpus (its cases run one after another).</summary>
+/// <summary>
+/// One API server that must never be called (but for the token issuer's keys), and two apps, shared by the corpus (its
+/// cases run one after another): one with sender authentication on, as knative/ deploys it, for the cases that test the
+/// sender check; one with it off, for the cases that test what lies behind it.
+/// </summary>
 public sealed class HostileFixture : IDisposable
 {
+    private readonly Support.TestIssuer _issuer = new();
+
     public HostileFixture()
     {
         Api = WireMockServer.Start();
         // Any request at all is a failure of the test; answer something that would make it visible too.
-        Api.Given(Request.Create().UsingAnyMethod()).RespondWith(Response.Create().WithStatusCode(500));
+        Api.Given(Request.Create().UsingAnyMethod()).AtPriority(100).RespondWith(Response.Create().WithStatusCode(500));
+        Api.Given(Request.Create().WithPath(Contract.CachierHost.DiscoveryPath).UsingGet()).AtPriority(1)
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(_issuer.Discovery().ToJsonString()));
+        Api.Given(Request.Create().WithPath(Contract.CachierHost.KeysPath).UsingGet()).AtPriority(1)
+            .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(_issuer.Jwks().ToJsonString()));
         App = new AppHost(Api.Url!);
+        AuthenticatedApp = new AppHost(Api.Url!, Contract.CachierHost.Authenticated(("Authentication:KeysRefreshMinInterval", "01:00:00")));
     }
 
     public WireMockServer Api { get; }
 
     public AppHost App { get; }
 
+    public AppHost AuthenticatedApp { get; }
+
+    /// <summary>Calls other than the reads of the issuer's keys.</summary>
+    public int EventCalls => Api.LogEntries.Count(e => e.RequestMessage!.Path is not (Contract.CachierHost.DiscoveryPath or Contract.CachierHost.KeysPath));
+
+    public int KeyReads => Api.LogEntries.Count(e => e.RequestMessage!.Path == Contract.CachierHost.KeysPath);
+
     public void Dispose()
     {
         App.Dispose();
+        AuthenticatedApp.Dispose();
         Api.Stop();
         Api.Dispose();
+        _issuer.Dispose();
     }
 }
 
@@ -138,7 +161,7 @@ public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<Ho
         var categories = HostileCase.Corpus.Values.GroupBy(c => c.Category).ToDictionary(g => g.Key, g => g.Count());
         Assert.True(HostileCase.Corpus.Count >= 200, $"{HostileCase.Corpus.Count} cases");
         foreach (var category in new[] { "invalid-json", "wrong-type", "huge", "deep", "content-type", "header-injection", "not-utf8",
-            "cloudevent", "name", "namespace", "kind", "claim" })
+            "cloudevent", "name", "namespace", "kind", "claim", "unauthenticated", "oversized" })
         {
             Assert.True(categories.GetValueOrDefault(category) > 0, $"no case of category {category}");
         }
@@ -151,20 +174,22 @@ public sealed class HostileInputTests(HostileFixture fixture) : IClassFixture<Ho
     private async Task AssertRejectedOrIgnoredAsync(string id)
     {
         var @case = HostileCase.Corpus[id];
-        var callsBefore = fixture.Api.LogEntries.Count();
+        var callsBefore = fixture.EventCalls;
 
         using var request = @case.ToRequest();
-        using var response = await fixture.App.Client.SendAsync(request);
+        using var response = await (@case.Authenticated ? fixture.AuthenticatedApp : fixture.App).Client.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
 
         var status = (int)response.StatusCode;
         Assert.True(status < 500, $"{id} ({@case.Description}): {status} {text}");
         Assert.True(@case.Statuses.Contains(status), $"{id} ({@case.Description}): expected {string.Join(" or ", @case.Statuses)}, got {status}: {Clip(text)}");
-        Assert.Equal(callsBefore, fixture.Api.LogEntries.Count());
+        Assert.Equal(callsBefore, fixture.EventCalls);
+        // Made-up key ids refresh the issuer's keys at most once per interval (an hour here): the first read and one more.
+        Assert.True(fixture.KeyReads <= 2, $"{id}: the issuer's keys were read {fixture.KeyReads} times");
         Assert.DoesNotContain(response.Headers.Concat(response.Content.Headers), h =>
             h.Key.StartsWith("ce-", StringComparison.OrdinalIgnoreCase) || h.Key is "X-Injected" or "Set-Cookie");
 
-        if (status is 400 or 413 or 415)
+        if (status is 400 or 401 or 403 or 413 or 415)
         {
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
             Assert.False(string.IsNullOrWhiteSpace((string?)JsonNode.Parse(text)!["detail"]), $"{id}: a rejection says why");

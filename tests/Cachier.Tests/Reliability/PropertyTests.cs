@@ -294,7 +294,7 @@ public sealed partial class PropertyTests
             context.Request.ContentLength = body.Length;
             try
             {
-                foreach (var cloudEvent in await CloudEventBinding.ReadAsync(context.Request, 64 * 1024, CancellationToken.None))
+                foreach (var cloudEvent in await CloudEventBinding.ReadAsync(context.Request, new CachierOptions { MaxRequestBodyBytes = 64 * 1024 }, new BodyBudget(long.MaxValue).Open(), CancellationToken.None))
                 {
                     _ = EventParser.Parse(cloudEvent, Settings);
                 }
@@ -343,7 +343,7 @@ public sealed partial class PropertyTests
 
             try
             {
-                foreach (var cloudEvent in await CloudEventBinding.ReadAsync(context.Request, 64 * 1024, CancellationToken.None))
+                foreach (var cloudEvent in await CloudEventBinding.ReadAsync(context.Request, new CachierOptions { MaxRequestBodyBytes = 64 * 1024 }, new BodyBudget(long.MaxValue).Open(), CancellationToken.None))
                 {
                     _ = EventParser.Parse(cloudEvent, Settings);
                 }

@@ -60,6 +60,7 @@ public sealed class FunctionProcess : IAsyncDisposable
 
         start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["Cachier__LogFormat"] = "simple";
+        start.Environment["Cachier__Authentication__Mode"] = "None";
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;

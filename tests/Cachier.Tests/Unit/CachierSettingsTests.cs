@@ -59,8 +59,22 @@ public class CachierSettingsTests
     }
 
     [Fact]
-    public void Validator_accepts_the_defaults() =>
-        Assert.True(new CachierOptionsValidator().Validate(null, new CachierOptions()).Succeeded);
+    public void Validator_accepts_the_defaults_once_the_senders_are_named() =>
+        Assert.True(new CachierOptionsValidator().Validate(null, new CachierOptions
+        {
+            Authentication = { Audience = "cachier", AllowedSubjects = ["system:serviceaccount:cachier-system:source"] },
+        }).Succeeded);
+
+    [Fact]
+    public void Validator_refuses_the_defaults_because_authentication_is_on_and_names_no_sender()
+    {
+        var result = new CachierOptionsValidator().Validate(null, new CachierOptions());
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("Cachier:Authentication:Audience", result.FailureMessage);
+        Assert.Contains("Cachier:Authentication:AllowedSubjects", result.FailureMessage);
+        Assert.Contains("Cachier:Authentication:Mode=None", result.FailureMessage);
+    }
 
     [Theory]
     [InlineData("Deployment.V1.apps")]

@@ -17,7 +17,10 @@ One JSON object per line:
   expect       {"status": [allowed status codes], "result": outcome when 200 ("ignored", "deleted")}
   bug          present when Cachier does not meet the expectation yet: what it does instead (the test of such cases is
                skipped with this text; remove the field once fixed)
-Every case must cause no call to the API server: a valid event for a configured kind is not hostile.
+  auth         true: sent to the app with sender authentication on (as knative/ deploys it); the others go to an app
+               run with Cachier:Authentication:Mode=None, so that they test what lies behind the sender check
+Every case must cause no call to the API server (but the one read of the token issuer's keys): a valid event for a
+configured kind is not hostile.
 """
 import base64
 import json
@@ -30,7 +33,8 @@ cases = []
 
 
 def add(case_id, category, *, headers=None, content_type="application/cloudevents+json", body=None, body_b64=None,
-        repeat=None, chunked=False, method="POST", path="/", status=(400,), result=None, description="", bug=None):
+        repeat=None, chunked=False, method="POST", path="/", status=(400,), result=None, description="", bug=None,
+        auth=False):
     assert not any(c["id"] == case_id for c in cases), case_id
     case = {"id": case_id, "category": category, "description": description, "method": method, "path": path,
             "headers": headers or [], "contentType": content_type}
@@ -47,6 +51,8 @@ def add(case_id, category, *, headers=None, content_type="application/cloudevent
         case["expect"]["result"] = result
     if bug is not None:
         case["bug"] = bug
+    if auth:
+        case["auth"] = True
     cases.append(case)
 
 
@@ -205,7 +211,13 @@ add("huge-batch-over-limit", "huge", content_type="application/cloudevents-batch
 add("huge-batch-of-ignored-events", "huge", content_type="application/cloudevents-batch+json",
     repeat={"head": "[", "unit": js(envelope(kind="Secret", api_version="v1")) + ",", "count": 2000,
             "tail": js(envelope(kind="ConfigMap", api_version="v1")) + "]"},
-    status=(200,), result="ignored", description="2001 events of kinds not configured: all ignored, no API call")
+    status=(413,), description="2001 events: over Cachier:MaxBatchEvents (100), refused before any is handled")
+add("oversized-batch-of-references", "oversized", content_type="application/cloudevents-batch+json",
+    repeat={"head": "[", "unit": js(envelope()) + ",", "count": 100, "tail": js(envelope()) + "]"},
+    status=(413,), description="101 references to configured Deployments (one GET each): refused before any GET")
+add("oversized-batch-of-references-near-the-body-limit", "oversized", content_type="application/cloudevents-batch+json",
+    repeat={"head": "[", "unit": js(envelope()) + ",", "count": LIMIT // 450, "tail": js(envelope()) + "]"},
+    status=(413,), description="thousands of references under 3 MiB: one request would hold thousands of GETs")
 add("huge-name-header", "huge", content_type="application/json", headers=binary_headers(name="a" * 20000),
     body=js(ref_data()), description="a 20000-character ce-name")
 add("huge-type-header", "huge", content_type="application/json",
@@ -444,18 +456,82 @@ add("route-query-string", "route", path="/?name=web&namespace=kube-system", body
     description="a query string changes nothing")
 
 # ---- 14. valid events that are ignored without any API call ---------------------------------------------------------
-add("valid-resource-without-pod-spec", "valid-ignored",
-    body=js(envelope(type_="dev.knative.apiserver.resource.add", data=deployment(spec={"replicas": 1}))), status=(200,),
-    result="ignored", description="a Deployment object with no pod spec shape")
-add("valid-resource-template-without-containers", "valid-ignored",
-    body=js(envelope(type_="dev.knative.apiserver.resource.update", data=deployment(spec={"template": {"spec": {"volumes": []}}}))),
-    status=(200,), result="ignored", description="a pod template without containers")
+# (A Resource-mode event with an object that has no pod spec is no longer one: the object it carries is not trusted,
+# the real one is read with a GET.)
 add("valid-resource-delete", "valid-ignored",
     body=js(envelope(type_="dev.knative.apiserver.resource.delete", data=deployment())), status=(200,), result="deleted",
     description="a delete: garbage collection removes the Images, no API call")
 add("valid-ref-delete", "valid-ignored", content_type="application/json",
     headers=binary_headers(type_="dev.knative.apiserver.ref.delete"), body=js(ref_data()), status=(200,), result="deleted",
     description="a Reference-mode delete")
+
+# ---- 15. forged uids: a uid becomes a label value and a selector, so it must look like one: 400 ---------------------
+for i, uid in enumerate(["a/b", "x y", "u" * 64, "-leading", "trailing-", "controller=x,generation", "\u00e9t\u00e9", "..", "a\nb"]):
+    add(f"claim-forged-uid-{i:02d}", "claim",
+        body=js(envelope(type_="dev.knative.apiserver.resource.update",
+                         data=deployment(metadata={"name": "web", "namespace": NS, "uid": uid, "generation": 2}))),
+        description=f"metadata.uid {uid!r} is no Kubernetes uid")
+
+
+# ---- 16. senders that are not the sources (sender authentication on): 401 before anything is read ---------------------
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(header, claims, signature=b"\x01" * 256):
+    return f"{b64url(js(header).encode())}.{b64url(js(claims).encode())}.{b64url(signature)}"
+
+
+AUD = "serving.knative.dev/service/cachier-system/cachier"
+SOURCE_SA = "system:serviceaccount:cachier-system:cachier-oidc-sources.knative.dev-apiserversource"
+claims = {"iss": "https://kubernetes.default.svc.cluster.local", "aud": [AUD], "sub": SOURCE_SA,
+          "exp": 4102444800, "iat": 1700000000, "nbf": 1700000000}
+ref_event = js(envelope())
+forged = {
+    "none": None,
+    "empty-bearer": "Bearer ",
+    "basic": "Basic YWRtaW46YWRtaW4=",
+    "bearer-garbage": "Bearer garbage",
+    "bearer-three-dots": "Bearer a.b.c",
+    "bearer-empty-parts": "Bearer ..",
+    "alg-none": "Bearer " + jwt({"alg": "none", "typ": "JWT"}, claims, b""),
+    "alg-hs256-guessed-secret": "Bearer " + jwt({"alg": "HS256", "typ": "JWT"}, claims, b"\x02" * 32),
+    "rs256-forged-signature": "Bearer " + jwt({"alg": "RS256", "kid": "test-key-1"}, claims),
+    "rs256-unknown-key": "Bearer " + jwt({"alg": "RS256", "kid": "made-up-key"}, claims),
+    "rs256-no-key-id": "Bearer " + jwt({"alg": "RS256"}, claims),
+    "expired-forged": "Bearer " + jwt({"alg": "RS256", "kid": "test-key-1"}, dict(claims, exp=1700000600)),
+    "jwe-shaped": "Bearer " + ".".join(["eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ", "a", "b", "c", "d"]),
+    "huge-token": "Bearer " + jwt({"alg": "RS256", "kid": "test-key-1"}, dict(claims, pad="x" * 20000)),
+    "header-not-json": "Bearer " + b64url(b"{{{") + "." + b64url(js(claims).encode()) + "." + b64url(b"\x01" * 256),
+}
+for name, value in forged.items():
+    headers = [] if value is None else [["Authorization", value]]
+    add(f"unauthenticated-event-{name}", "unauthenticated", headers=headers, body=ref_event, status=(401,), auth=True,
+        description=f"a valid reference event with Authorization {'(none)' if value is None else value[:40]!r}")
+add("unauthenticated-token-in-another-header", "unauthenticated", headers=[["X-Authorization", forged["rs256-forged-signature"]]],
+    body=ref_event, status=(401,), auth=True, description="a token where no sender puts it")
+add("unauthenticated-resync", "unauthenticated", path="/resync", content_type=None, body="", status=(401,), auth=True,
+    description="POST /resync without a token: no cluster-wide LIST")
+add("unauthenticated-resync-forged", "unauthenticated", path="/resync", content_type=None, body="", status=(401,), auth=True,
+    headers=[["Authorization", forged["rs256-forged-signature"]]], description="POST /resync with a forged token")
+add("unauthenticated-ping", "unauthenticated", content_type="application/json", body="{}", status=(401,), auth=True,
+    headers=binary_headers(type_="dev.knative.sources.ping"), description="a ping event (a full resync) without a token")
+add("unauthenticated-freeze-attempt", "unauthenticated", status=(401,), auth=True,
+    body=js(envelope(type_="dev.knative.apiserver.resource.update",
+                     data=deployment(metadata={"name": "web", "namespace": NS, "uid": "1a2b3c4d-0000-4000-8000-000000000001",
+                                               "generation": 999999999}))),
+    description="a Resource-mode event with generation 999999999 (the freeze) from a sender with no token")
+add("unauthenticated-opt-out-attempt", "unauthenticated", status=(401,), auth=True,
+    body=js(envelope(type_="dev.knative.apiserver.resource.update",
+                     data=deployment(metadata={"name": "web", "namespace": NS, "uid": "1a2b3c4d-0000-4000-8000-000000000001",
+                                               "generation": 3, "annotations": {"cachier.mattmoor.io/decorate": "false"}}))),
+    description="a forged opt-out (decorate: false) with a real-looking uid, from a sender with no token")
+add("unauthenticated-oversized-body", "oversized", content_type="application/cloudevents-batch+json", status=(401,), auth=True,
+    repeat={"head": "[", "unit": js(envelope()) + ",", "count": LIMIT // 300, "tail": js(envelope()) + "]"},
+    description="a body over the limit from a sender with no token: refused before it is read")
+add("unauthenticated-oversized-batch", "oversized", content_type="application/cloudevents-batch+json", status=(401,), auth=True,
+    repeat={"head": "[", "unit": js(envelope()) + ",", "count": 500, "tail": js(envelope()) + "]"},
+    description="500 references from a sender with no token")
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "corpus.jsonl"), "w", encoding="utf-8") as out:
