@@ -33,6 +33,9 @@ public static partial class Log
     [LoggerMessage(9, LogLevel.Information, "Cachier watching {Kinds}; API server {Server}")]
     public static partial void Started(ILogger logger, string kinds, string server);
 
+    [LoggerMessage(10, LogLevel.Information, "Warm pass {Result}: {Nodes} nodes, {Images} Images, pull pods created {Created}, deleted {Deleted}, statuses written {Statuses}, failed {Failed} in {DurationMs} ms")]
+    public static partial void Warmed(ILogger logger, string result, int nodes, int images, int created, int deleted, int statuses, int failed, double durationMs);
+
     public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
     {
         switch (o.Result)
