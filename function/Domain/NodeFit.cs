@@ -107,6 +107,12 @@ public static class NodeFit
         {
             name = "docker.io/" + (slash < 0 ? "library/" + name : name);
         }
+        else if (first is "docker.io" or "index.docker.io")
+        {
+            // Docker Hub spelled out: the runtime records docker.io/library/nginx for docker.io/nginx and index.docker.io/nginx too.
+            var path = name[(slash + 1)..];
+            name = "docker.io/" + (path.Contains('/', StringComparison.Ordinal) ? path : "library/" + path);
+        }
 
         // A digest identifies the image alone: the runtime records it without the tag.
         var tag = name.IndexOf(':', name.LastIndexOf('/') + 1);
