@@ -164,8 +164,10 @@ public static class WarmPlanner
     private static ImageStatus Status(WarmImage image, Dictionary<string, NodeRecord> nodes, int eligible, DateTimeOffset now)
     {
         string ready, reason, message;
-        var failed = nodes.Where(n => IsFailure(n.Value.State)).ToList();
-        var pending = nodes.Where(n => n.Value.State is NodeRecord.Pulling or Queued).ToList();
+        // Named in node order, whichever way each record came about in this pass.
+        var ordered = nodes.OrderBy(n => n.Key, StringComparer.Ordinal).ToList();
+        var failed = ordered.Where(n => IsFailure(n.Value.State)).ToList();
+        var pending = ordered.Where(n => n.Value.State is NodeRecord.Pulling or Queued).ToList();
         if (eligible == 0)
         {
             (ready, reason, message) = ("True", NoEligibleNodes, "no Ready, schedulable node admits the owner's pods");
@@ -181,7 +183,7 @@ public static class WarmPlanner
         }
         else
         {
-            (ready, reason, message) = ("True", NodeRecord.Pulled, $"present on {Named(nodes.ToList())}");
+            (ready, reason, message) = ("True", NodeRecord.Pulled, $"present on {Named(ordered)}");
         }
 
         var transition = image.Status.Ready == ready ? image.Status.LastTransition ?? now : now;
