@@ -69,11 +69,6 @@ public static class WarmPlanner
                 {
                     mine[node.Name] = failed;
                 }
-                else if (refused?.GetValueOrDefault((image.Namespace, node.Name, image.Credentials.Key, image.Image)) is { } why)
-                {
-                    // The API server refused the pull pod (quota, Pod Security, admission): one failed attempt.
-                    mine[node.Name] = new NodeRecord(PullPodRefused, now, (previous?.Attempts ?? 0) + 1, why);
-                }
                 else
                 {
                     needs.Add((image, node));
@@ -107,9 +102,13 @@ public static class WarmPlanner
 
                 foreach (var (image, node) in group.Where(n => chunk.Contains(n.Image.Image)))
                 {
-                    records[image][node.Name] = fits
-                        ? new NodeRecord(NodeRecord.Pulling, now, image.Status.Nodes.GetValueOrDefault(node.Name)?.Attempts ?? 0)
-                        : new NodeRecord(Queued, now, image.Status.Nodes.GetValueOrDefault(node.Name)?.Attempts ?? 0);
+                    var attempts = image.Status.Nodes.GetValueOrDefault(node.Name)?.Attempts ?? 0;
+                    // The API server refused this pod (quota, Pod Security, admission): one failed attempt. It keeps its place
+                    // in the bounds, so the pulls that were Queued when the pods were created stay Queued (none was created for them).
+                    records[image][node.Name] = !fits ? new NodeRecord(Queued, now, attempts)
+                        : refused?.GetValueOrDefault((image.Namespace, node.Name, image.Credentials.Key, image.Image)) is { } why
+                            ? new NodeRecord(PullPodRefused, now, attempts + 1, why)
+                            : new NodeRecord(NodeRecord.Pulling, now, attempts);
                 }
             }
         }
