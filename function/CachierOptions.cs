@@ -195,8 +195,8 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(w.MaxPullPodsPerNode is > 0 and <= 100, $"Cachier:Warmer:MaxPullPodsPerNode must be 1..100, not {w.MaxPullPodsPerNode}");
         Check(w.MaxPullPods is > 0 and <= 10_000, $"Cachier:Warmer:MaxPullPods must be 1..10000, not {w.MaxPullPods}");
         Check(w.ImagesPerPod is > 0 and <= 64, $"Cachier:Warmer:ImagesPerPod must be 1..64, not {w.ImagesPerPod}");
-        Check(w.RetryBackoff > TimeSpan.Zero && w.RetryBackoffMax >= w.RetryBackoff,
-            $"Cachier:Warmer:RetryBackoff ({w.RetryBackoff}) must be positive and at most RetryBackoffMax ({w.RetryBackoffMax})");
+        Check(w.RetryBackoff > TimeSpan.Zero && w.RetryBackoffMax >= w.RetryBackoff && w.RetryBackoffMax <= TimeSpan.FromDays(1),
+            $"Cachier:Warmer:RetryBackoff ({w.RetryBackoff}) must be positive and at most RetryBackoffMax ({w.RetryBackoffMax}), itself at most a day");
         Check(w.PulledGrace >= TimeSpan.Zero, $"Cachier:Warmer:PulledGrace must not be negative, not {w.PulledGrace}");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 

@@ -21,7 +21,9 @@ public static class NodeFit
             return false;
         }
 
-        if (node.Taints.Any(t => t.Effect is "NoSchedule" or "NoExecute" && !scheduling.Tolerations.Any(tol => Tolerates(tol, t))))
+        // An owner that cannot be read: only nodes without any taint (SPEC 11).
+        if (ReferenceEquals(scheduling, Scheduling.Unknown) ? node.Taints.Count > 0
+            : node.Taints.Any(t => t.Effect is "NoSchedule" or "NoExecute" && !scheduling.Tolerations.Any(tol => Tolerates(tol, t))))
         {
             return false;
         }

@@ -157,7 +157,7 @@ public static class WarmPlanner
         }
 
         var attempts = (previous is { } q && IsFailure(q.State) ? q.Attempts : previous?.Attempts ?? 0) + 1;
-        return new NodeRecord(failure, now, attempts, container.Message);
+        return new NodeRecord(failure, now, attempts, container.State == PullState.Failed ? container.Message : pod.FailureMessage);
     }
 
     private static ImageStatus Status(WarmImage image, Dictionary<string, NodeRecord> nodes, int eligible, DateTimeOffset now)

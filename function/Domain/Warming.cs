@@ -68,6 +68,14 @@ public sealed record Credentials(string? ServiceAccountName, IReadOnlyList<strin
     /// <summary>No service account and <c>default</c> are the same: the API server fills in <c>default</c>.</summary>
     public string Key => $"{(ServiceAccountName is null or "default" ? "" : ServiceAccountName)}|{string.Join(',', ImagePullSecrets)}";
 
+    /// <summary>The inverse of <see cref="Key"/>.</summary>
+    public static Credentials Parse(string key)
+    {
+        var bar = key.IndexOf('|', StringComparison.Ordinal);
+        var (sa, secrets) = bar < 0 ? (key, "") : (key[..bar], key[(bar + 1)..]);
+        return new Credentials(sa.Length == 0 ? null : sa, secrets.Split(',', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     public bool Equals(Credentials? other) => other is not null && Key == other.Key;
 
     public override int GetHashCode() => Key.GetHashCode(StringComparison.Ordinal);
@@ -106,6 +114,7 @@ public sealed record PullPod(
     bool Deleting,
     bool Finished,
     string? FailureReason,
+    string? FailureMessage,
     IReadOnlyList<ContainerPull> Containers);
 
 /// <summary>A pull pod to create. Its name is deterministic, so concurrent passes can never create two.</summary>

@@ -14,7 +14,13 @@ public static class WarmResources
 {
     public const string ManagedByValue = "cachier-warmer";
     public const string PullPodSelector = $"{ImageResources.ManagedBy}={ManagedByValue}";
-    public const string NodeLabel = "warm.cachier.dev/node";
+    public const string NodeAnnotation = "warm.cachier.dev/node";
+
+    /// <summary>
+    /// The credentials a pull pod was made for. Read back from here, not from the pod's spec: the ServiceAccount
+    /// admission plugin copies the ServiceAccount's own imagePullSecrets onto a pod that names none.
+    /// </summary>
+    public const string CredentialsAnnotation = "warm.cachier.dev/credentials";
     public const string NodeRecordPrefix = "node.warm.cachier.dev/";
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'";
     private const int MaxMessage = 200;
@@ -115,12 +121,15 @@ public static class WarmResources
             String(meta, "name") ?? "",
             String(meta, "uid") ?? "",
             String(spec, "nodeName") ?? "",
-            new Credentials(String(spec, "serviceAccountName") is { Length: > 0 } sa ? sa : null,
-                Items(Property(spec, "imagePullSecrets")).Select(s => String(s, "name")).OfType<string>().ToList()),
+            String(Property(meta, "annotations"), CredentialsAnnotation) is { } key
+                ? Credentials.Parse(key)
+                : new Credentials(String(spec, "serviceAccountName") is { Length: > 0 } sa ? sa : null,
+                    Items(Property(spec, "imagePullSecrets")).Select(s => String(s, "name")).OfType<string>().ToList()),
             DateTimeOffset.TryParse(String(meta, "creationTimestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var created) ? created : DateTimeOffset.MinValue,
             Property(meta, "deletionTimestamp") is not null,
             finished,
             initFailure is not null ? $"HelperImage{initFailure}" : String(status, "reason") is { Length: > 0 } r ? r : phase == "Failed" ? "PullPodFailed" : null,
+            Clip(String(status, "message")),
             containers);
     }
 
@@ -209,7 +218,7 @@ public static class WarmResources
                 ["name"] = pod.Name,
                 ["namespace"] = pod.Namespace,
                 ["labels"] = new JsonObject { [ImageResources.ManagedBy] = ManagedByValue },
-                ["annotations"] = new JsonObject { [NodeLabel] = pod.Node },
+                ["annotations"] = new JsonObject { [NodeAnnotation] = pod.Node, [CredentialsAnnotation] = pod.Credentials.Key },
             },
             ["spec"] = spec,
         };

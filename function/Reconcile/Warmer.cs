@@ -113,7 +113,7 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
                     // Quota, Pod Security or admission said no: a failure of these pulls, retried with backoff.
                     foreach (var image in pod.Images)
                     {
-                        refused[(pod.Namespace, pod.Node, pod.Credentials.Key, image)] = e.Message;
+                        refused[(pod.Namespace, pod.Node, pod.Credentials.Key, image)] = e.Message.Length > 200 ? e.Message[..200] + "..." : e.Message;
                     }
                 }
                 catch (ApiException e)

@@ -171,7 +171,11 @@ public static class WarmObjects
                 ["name"] = PullPodName(node, serviceAccount, pullSecrets, images),
                 ["namespace"] = ns,
                 ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "cachier-warmer" },
-                ["annotations"] = new JsonObject { ["warm.cachier.dev/node"] = node },
+                ["annotations"] = new JsonObject
+                {
+                    ["warm.cachier.dev/node"] = node,
+                    ["warm.cachier.dev/credentials"] = (serviceAccount is null or "default" ? "" : serviceAccount) + "|" + string.Join(',', pullSecrets ?? []),
+                },
             },
             ["spec"] = spec,
         };

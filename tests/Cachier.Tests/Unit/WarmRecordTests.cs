@@ -81,4 +81,22 @@ public class WarmRecordTests
 
         Assert.Equal(TimeSpan.FromDays(3), limits.Backoff(20));
     }
+
+    /// <summary>The ServiceAccount admission plugin copies the ServiceAccount's pull secrets onto a pod that names none.</summary>
+    [Fact]
+    public void A_pull_pod_is_matched_by_the_credentials_it_was_made_for_not_by_what_admission_added()
+    {
+        using var pod = System.Text.Json.JsonDocument.Parse("""
+            {"metadata": {"name": "cachier-warm-0123456789", "namespace": "demo", "uid": "u1",
+                          "annotations": {"warm.cachier.dev/node": "node-a", "warm.cachier.dev/credentials": "|"}},
+             "spec": {"nodeName": "node-a", "serviceAccountName": "default", "imagePullSecrets": [{"name": "sa-secret"}],
+                      "containers": [{"name": "warm-0", "image": "nginx:1.25"}]},
+             "status": {"phase": "Pending"}}
+            """);
+
+        var read = WarmResources.ReadPullPod(pod.RootElement);
+
+        Assert.Equal(new Credentials(null, []), read.Credentials);
+        Assert.Equal(Credentials.Parse("sa|s1,s2"), new Credentials("sa", ["s1", "s2"]));
+    }
 }
