@@ -2,8 +2,12 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
 using Cachier.Tests.Integration;
+using System.Net;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Node;
 
@@ -321,7 +325,9 @@ public sealed class WarmerNodeTests(NodeLab lab)
         private readonly CancellationTokenSource _stop = new();
         private Task<int>? _source;
 
-        private WarmerHost(WebApplicationFactory<Program> app, string ns, string admin) => (_app, _ns, _admin) = (app, ns, admin);
+        private readonly string _url;
+
+        private WarmerHost(WebApplicationFactory<Program> app, string ns, string admin, string url) => (_app, _ns, _admin, _url) = (app, ns, admin, url);
 
         public static async Task<WarmerHost> StartAsync(NodeLab lab, string ns, params (string Key, string Value)[] settings) =>
             await StartAsync(lab, ns, true, settings);
@@ -341,9 +347,11 @@ public sealed class WarmerNodeTests(NodeLab lab)
                     b.UseSetting(key, value);
                 }
             });
-            app.UseKestrel(0);
+            // Over HTTP on a dynamic loopback port: a Listen in code wins over the URL the function makes of $PORT.
+            app.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
             app.StartServer();
-            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig);
+            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig, url + "/");
             if (start)
             {
                 await host.StartAsync();
@@ -354,10 +362,9 @@ public sealed class WarmerNodeTests(NodeLab lab)
 
         public Task StartAsync()
         {
-            var sink = _app.ClientOptions.BaseAddress.ToString();
             string[] args =
             [
-                "--kubeconfig", _admin, "--sink", sink,
+                "--kubeconfig", _admin, "--sink", _url,
                 "--resource", $"caching.internal.knative.dev/v1alpha1/images?cachier-test={_ns}",
                 "--resource", "v1/nodes",
                 "--resource", "v1/pods?app.kubernetes.io/managed-by=cachier-warmer",
