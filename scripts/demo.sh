@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # demo.sh - Cachier end to end against a real local kube-apiserver, in plain words.
 #
-# Brings the local cluster up (scripts/local-cluster.sh), loads the Image CRD, starts the function on
-# 127.0.0.1, creates real workloads with kubectl, sends the CloudEvents an ApiServerSource would send
-# (with curl, binary and structured mode), shows the Images, then changes an image, deletes a workload
-# and lets the garbage collector remove its Images. Cleans up what it started on exit.
+# Brings the local cluster up (scripts/local-cluster.sh), loads the Image CRD, starts the function on 127.0.0.1 and,
+# in front of it, "cachier-lab source": a stand-in for the Knative ApiServerSource that watches the workload kinds and
+# POSTs each change to the function as the real adapter would. Then it only works the cluster with kubectl (create
+# workloads, change an image, delete one) and waits for the Images to follow: no event is sent by hand. The resync a
+# PingSource would trigger is shown once, with POST /resync. Cleans up what it started on exit.
 #
 # Usage: scripts/demo.sh          (as root; the first run builds the API server once: 6-10 minutes)
 # Environment: CACHIER_DEMO_PORT (default 18080), CACHIER_KEEP_CLUSTER=1 keeps the cluster running.
+#
+# Layout: one function per part of the story (part_*), run in order at the bottom; a new part is a new function
+# and one line there.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,13 +19,57 @@ cd "$ROOT"
 PORT="${CACHIER_DEMO_PORT:-18080}"
 URL="http://127.0.0.1:$PORT"
 NS=cachier-demo
+# The kinds the function handles and the source watches. This API server is Kubernetes 1.20: CronJob is batch/v1beta1.
+KINDS=(Deployment.v1.apps ReplicaSet.v1.apps StatefulSet.v1.apps DaemonSet.v1.apps Job.v1.batch CronJob.v1beta1.batch)
+IMAGES=images.caching.internal.knative.dev
 WORK="$(mktemp -d)"
+STARTED="$(date +%s)"
+
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
-fail() { printf '\ndemo failed: %s\n' "$*" >&2; [[ -f $WORK/cachier.log ]] && tail -n 20 "$WORK/cachier.log" >&2; exit 1; }
+fail() {
+  printf '\ndemo failed: %s\n' "$*" >&2
+  for log in cachier source; do
+    [[ -f $WORK/$log.log ]] && { echo "-- last lines of the $log log:" >&2; tail -n 15 "$WORK/$log.log" >&2; }
+  done
+  exit 1
+}
+
+# until_true SECONDS WHAT COMMAND...: runs COMMAND until it succeeds; fails the demo after SECONDS.
+until_true() {
+  local seconds=$1 what=$2 deadline=$((SECONDS + $1))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "$what (waited ${seconds} s)"
+    sleep 0.2
+  done
+}
+image_count() { kubectl get "$IMAGES" -n "$NS" -o name ${1:+-l "$1"} | wc -l; }
+images_are() { [[ "$(image_count "$1")" == "$2" ]]; } # SELECTOR COUNT
+uid_of() { kubectl get "$1" -n "$NS" -o jsonpath='{.metadata.uid}'; }
+images_of() { kubectl get "$IMAGES" -n "$NS" -l "$1" -o jsonpath='{.items[*].spec.image}' | tr ' ' '\n' | sort | xargs; }
+images_of_are() { [[ "$(images_of "$1")" == "$2" ]]; } # SELECTOR "IMAGE IMAGE ..." (sorted)
+show_images() {
+  kubectl get "$IMAGES" -n "$NS" \
+    -o custom-columns='NAME:.metadata.name,IMAGE:.spec.image,OWNER:.metadata.ownerReferences[0].kind,OWNER-NAME:.metadata.ownerReferences[0].name,GEN:.metadata.labels.generation,SA:.spec.serviceAccountName,SECRETS:.spec.imagePullSecrets[*].name'
+}
+
+# The source's deliveries since they were last shown ("delivered TYPE KIND NS/NAME -> STATUS after N attempts").
+shown=0
+show_deliveries() {
+  local total
+  total="$(grep -c -E ' (delivered|dropped) ' "$WORK/source.log" || true)"
+  grep -E ' (delivered|dropped) ' "$WORK/source.log" | tail -n +"$((shown + 1))" | sed -E 's/^[0-9:.]+ /   source: /' || true
+  shown=$total
+}
+deliveries_of() { grep -c -E " delivered dev\.knative\.apiserver\.ref\.$1 $2 $NS/$3 -> 200" "$WORK/source.log" || true; } # ACTION KIND NAME
+watches_open() { (($(grep -c ': watching' "$WORK/source.log" || true) >= $1)); }
+delivered_more() { (($(deliveries_of "$1" "$2" "$3") > $4)); } # ACTION KIND NAME BEFORE
 
 started_cluster=0
 function_pid=""
+source_pid=""
 cleanup() {
+  stop_source
   [[ -n $function_pid ]] && kill "$function_pid" 2>/dev/null && wait "$function_pid" 2>/dev/null || true
   if [[ -n "${KUBECONFIG:-}" ]]; then kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; fi
   if [[ $started_cluster == 1 && "${CACHIER_KEEP_CLUSTER:-0}" != 1 ]]; then scripts/local-cluster.sh down >/dev/null 2>&1 || true; fi
@@ -29,26 +77,48 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "Starting a real Kubernetes API server on 127.0.0.1 (etcd + kube-apiserver + controller-manager)"
-scripts/local-cluster.sh status >/dev/null 2>&1 || started_cluster=1
-scripts/local-cluster.sh up
-eval "$(scripts/local-cluster.sh env)"
-kubectl get crd images.caching.internal.knative.dev -o name
+# The ApiServerSource stand-in (Reference mode, this namespace only: the cluster may be shared), appending to source.log.
+start_source() {
+  local resources=() kind before
+  for kind in "${KINDS[@]}"; do resources+=(--resource "$kind"); done
+  before="$(grep -c ': watching' "$WORK/source.log" 2>/dev/null || true)"
+  "$WORK/lab/cachier-lab" source --kubeconfig "$KUBECONFIG" --sink "$URL/" --mode Reference --namespace "$NS" \
+    --source-namespace "$NS" "${resources[@]}" >>"$WORK/source.log" 2>&1 &
+  source_pid=$!
+  until_true 30 "the source did not open its watches" watches_open "$((${before:-0} + ${#KINDS[@]}))"
+  echo "cachier-lab source (pid $source_pid) watches ${KINDS[*]} in $NS and sends to $URL/"
+}
+stop_source() {
+  [[ -n $source_pid ]] && kill "$source_pid" 2>/dev/null && wait "$source_pid" 2>/dev/null || true
+  source_pid=""
+}
 
-say "Building and starting the Cachier function on $URL"
-dotnet build function/Cachier.csproj -c Release -nologo -v quiet -o "$WORK/bin" >/dev/null
-# This API server is Kubernetes 1.20: CronJob is served as batch/v1beta1 only.
-Cachier__Resources="Deployment.v1.apps,ReplicaSet.v1.apps,StatefulSet.v1.apps,DaemonSet.v1.apps,Job.v1.batch,CronJob.v1beta1.batch" \
-Cachier__LogFormat=simple PORT="$PORT" ASPNETCORE_URLS="$URL" \
-  "$WORK/bin/cachier" >"$WORK/cachier.log" 2>&1 &
-function_pid=$!
-for _ in $(seq 1 100); do curl -fs "$URL/health/readiness" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fs "$URL/health/readiness" >/dev/null || fail "the function did not become ready"
-echo "ready (pid $function_pid)"
+part_cluster() {
+  say "Starting a real Kubernetes API server on 127.0.0.1 (etcd + kube-apiserver + controller-manager)"
+  scripts/local-cluster.sh status >/dev/null 2>&1 || started_cluster=1
+  scripts/local-cluster.sh up
+  eval "$(scripts/local-cluster.sh env)"
+  kubectl get crd "$IMAGES" -o name
+}
 
-say "Creating workloads in namespace $NS"
-kubectl create namespace "$NS" >/dev/null
-kubectl apply -n "$NS" -f - <<'YAML'
+part_function() {
+  say "Building and starting the Cachier function on $URL, and the ApiServerSource stand-in in front of it"
+  dotnet build function/Cachier.csproj -c Release -nologo -v quiet -o "$WORK/bin" >/dev/null
+  dotnet build tools/Cachier.Lab/Cachier.Lab.csproj -c Release -nologo -v quiet -o "$WORK/lab" >/dev/null
+  local resources
+  resources="$(IFS=,; echo "${KINDS[*]}")"
+  Cachier__Resources="$resources" Cachier__LogFormat=simple PORT="$PORT" ASPNETCORE_URLS="$URL" \
+    "$WORK/bin/cachier" >"$WORK/cachier.log" 2>&1 &
+  function_pid=$!
+  until_true 20 "the function did not become ready" curl -fs "$URL/health/readiness"
+  echo "function ready (pid $function_pid)"
+  kubectl create namespace "$NS" >/dev/null
+  start_source
+}
+
+part_workloads() {
+  say "Creating workloads in namespace $NS with kubectl; the source tells the function"
+  kubectl apply -n "$NS" -f - <<'YAML'
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -100,64 +170,51 @@ spec:
     spec:
       containers: [{name: app, image: "legacy/app:1"}]
 YAML
-# The controller-manager's Deployment controller creates the ReplicaSet of "web" (controlled by it).
-rs=""
-for _ in $(seq 1 100); do
-  rs="$(kubectl get rs -n "$NS" -l app=web -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
-  [[ -n $rs ]] && break; sleep 0.2
-done
-[[ -n $rs ]] || fail "the Deployment controller created no ReplicaSet for web"
-echo "ReplicaSet $rs is controlled by Deployment web"
-
-# binary mode: ce-* headers and the object reference as the body, as the ApiServerSource adapter sends it
-send_binary() { # type apiVersion kind name
-  curl -s -X POST "$URL/" -H "Content-Type: application/json" \
-    -H "Ce-Specversion: 1.0" -H "Ce-Id: $(cat /proc/sys/kernel/random/uuid)" -H "Ce-Source: https://10.96.0.1:443" \
-    -H "Ce-Type: $1" -H "Ce-Apiversion: $2" -H "Ce-Kind: $3" -H "Ce-Name: $4" -H "Ce-Namespace: $NS" \
-    -d "{\"kind\":\"$3\",\"namespace\":\"$NS\",\"name\":\"$4\",\"apiVersion\":\"$2\"}"
-  echo
-}
-# structured mode: the whole event as application/cloudevents+json
-send_structured() { # type apiVersion kind name
-  curl -s -X POST "$URL/" -H "Content-Type: application/cloudevents+json" -d "{
-    \"specversion\":\"1.0\",\"id\":\"$(cat /proc/sys/kernel/random/uuid)\",\"source\":\"https://10.96.0.1:443\",
-    \"type\":\"$1\",\"apiversion\":\"$2\",\"kind\":\"$3\",\"name\":\"$4\",\"namespace\":\"$NS\",
-    \"datacontenttype\":\"application/json\",
-    \"data\":{\"kind\":\"$3\",\"namespace\":\"$NS\",\"name\":\"$4\",\"apiVersion\":\"$2\"}}"
-  echo
-}
-show_images() {
-  kubectl get images.caching.internal.knative.dev -A \
-    -o custom-columns='NAMESPACE:.metadata.namespace,NAME:.metadata.name,IMAGE:.spec.image,OWNER:.metadata.ownerReferences[0].kind,OWNER-NAME:.metadata.ownerReferences[0].name,GEN:.metadata.labels.generation,SA:.spec.serviceAccountName,SECRETS:.spec.imagePullSecrets[*].name'
+  echo "-- waiting for the Images: web 3 (init container, repeated image), db 1, nightly 1, legacy none (opted out)"
+  until_true 60 "the Images of web, db and nightly did not appear" \
+    eval 'images_are "controller=$(uid_of deployment/web)" 3 && images_are "controller=$(uid_of statefulset/db)" 1 && images_are "controller=$(uid_of cronjob/nightly)" 1'
+  # The controller-manager's Deployment controller creates the ReplicaSet of "web": controlled by it, so not cached itself.
+  local rs
+  until_true 30 "the Deployment controller created no ReplicaSet for web" \
+    eval '[[ -n "$(kubectl get rs -n "$NS" -l app=web -o name)" ]]'
+  rs="$(kubectl get rs -n "$NS" -l app=web -o jsonpath='{.items[0].metadata.name}')"
+  until_true 30 "the ReplicaSet's event was not delivered" delivered_more add ReplicaSet "$rs" 0
+  echo "-- what the source sent (each add; the updates are the controllers writing status):"
+  show_deliveries
+  images_are "controller=$(uid_of deployment/legacy)" 0 || fail "the opted-out Deployment legacy has Images"
+  images_are "controller=$(uid_of "rs/$rs")" 0 || fail "ReplicaSet $rs (controlled by web) has Images of its own"
+  say "kubectl get images -n $NS"
+  show_images
 }
 
-say "Sending the ApiServerSource CloudEvents (Reference mode) with curl"
-echo "-- Deployment web (binary mode): init container + repeated image"
-send_binary dev.knative.apiserver.ref.add apps/v1 Deployment web
-echo "-- StatefulSet db (structured mode): pull secrets and service account"
-send_structured dev.knative.apiserver.ref.add apps/v1 StatefulSet db
-echo "-- CronJob nightly (binary mode, batch/v1beta1)"
-send_binary dev.knative.apiserver.ref.add batch/v1beta1 CronJob nightly
-echo "-- ReplicaSet $rs (structured mode): controlled by web, so not cached itself"
-send_structured dev.knative.apiserver.ref.add apps/v1 ReplicaSet "$rs"
-echo "-- Deployment legacy (binary mode): opted out by annotation"
-send_binary dev.knative.apiserver.ref.add apps/v1 Deployment legacy
-echo "-- a Secret event: not a watched kind, ignored without any API call"
-send_binary dev.knative.apiserver.ref.add v1 Secret anything
+part_no_op_update() {
+  say "An update that changes no image (an annotation on web): the event is delivered, nothing is written"
+  local before versions
+  before="$(deliveries_of update Deployment web)"
+  versions="$(kubectl get "$IMAGES" -n "$NS" -o jsonpath='{.items[*].metadata.resourceVersion}')"
+  kubectl annotate -n "$NS" deployment/web demo.cachier.dev/touched=yes >/dev/null
+  until_true 30 "the update event of web was not delivered" delivered_more update Deployment web "$before"
+  show_deliveries
+  [[ "$(kubectl get "$IMAGES" -n "$NS" -o jsonpath='{.items[*].metadata.resourceVersion}')" == "$versions" ]] \
+    || fail "an update without image changes rewrote Images"
+  echo "no Image was written (same resourceVersions)"
+}
 
-say "kubectl get images -A"
-show_images
+part_image_change() {
+  say "Changing an image of web (nginx:1.25 -> nginx:1.27): the Images follow"
+  local web
+  web="controller=$(uid_of deployment/web)"
+  kubectl set image -n "$NS" deployment/web web=nginx:1.27 again=nginx:1.27 >/dev/null
+  until_true 60 "the Images of web did not follow the image change" images_of_are "$web" "alpine:3.20 busybox:1.36 nginx:1.27"
+  show_deliveries
+  show_images
+}
 
-say "Redelivering the same event three times: no duplicates, no writes"
-for _ in 1 2 3; do send_binary dev.knative.apiserver.ref.update apps/v1 Deployment web; done
-
-say "Changing an image of web (nginx:1.25 -> nginx:1.27) and sending the update event"
-kubectl set image -n "$NS" deployment/web web=nginx:1.27 again=nginx:1.27 >/dev/null
-send_binary dev.knative.apiserver.ref.update apps/v1 Deployment web
-show_images
-
-say "A DaemonSet created while nobody watched: the resync (PingSource) backfills it"
-kubectl apply -n "$NS" -f - >/dev/null <<'YAML'
+part_backfill() {
+  say "A DaemonSet created while nobody watched: the source emits nothing for it, the resync (PingSource) backfills it"
+  stop_source
+  echo "source stopped"
+  kubectl apply -n "$NS" -f - >/dev/null <<'YAML'
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
@@ -168,18 +225,42 @@ spec:
     spec:
       containers: [{name: agent, image: "fluent/fluent-bit:3.0"}]
 YAML
-curl -s -X POST "$URL/resync"; echo
+  start_source
+  local agent
+  agent="controller=$(uid_of daemonset/agent)"
+  images_are "$agent" 0 || fail "the DaemonSet got Images without an event"
+  echo "DaemonSet agent exists and has no Image: like the real adapter, the source sends nothing for what already exists"
+  echo "-- POST /resync (what a PingSource's dev.knative.sources.ping event triggers every few minutes):"
+  curl -s -X POST "$URL/resync"
+  echo
+  until_true 30 "the resync did not backfill the DaemonSet" images_are "$agent" 1
+  kubectl get "$IMAGES" -n "$NS" -l "$agent" -o custom-columns='NAME:.metadata.name,IMAGE:.spec.image,OWNER-NAME:.metadata.ownerReferences[0].name'
+}
 
-say "Deleting StatefulSet db: the controller-manager's garbage collector removes its Images"
-db_uid="$(kubectl get statefulset db -n "$NS" -o jsonpath='{.metadata.uid}')"
-kubectl delete statefulset db -n "$NS" >/dev/null
-send_structured dev.knative.apiserver.ref.delete apps/v1 StatefulSet db
-kubectl wait --for=delete images.caching.internal.knative.dev -n "$NS" -l "controller=$db_uid" --timeout=90s >/dev/null
-show_images
-[[ -z "$(kubectl get images.caching.internal.knative.dev -n "$NS" -l "controller=$db_uid" -o name)" ]] \
-  || fail "the Images of db were not garbage-collected"
+part_delete() {
+  say "Deleting StatefulSet db: the source sends the delete, the garbage collector removes its Images"
+  local db
+  db="controller=$(uid_of statefulset/db)"
+  kubectl delete statefulset db -n "$NS" >/dev/null
+  until_true 30 "the delete event of db was not delivered" delivered_more delete StatefulSet db 0
+  show_deliveries
+  until_true 90 "the Images of db were not garbage-collected" images_are "$db" 0
+  echo "the Images of db are gone (the function wrote nothing: they were owned by db)"
+  show_images
+}
 
-say "What the function logged"
-grep -E "reconciled|ignored|disabled|deleted|Resync" "$WORK/cachier.log" | sed -E 's/^[a-z]+: [A-Za-z.]+\[[0-9]+\] //' | cut -c1-200
+part_summary() {
+  say "What the function logged"
+  grep -E "reconciled|ignored|disabled|deleted|Resync" "$WORK/cachier.log" | sed -E 's/^[a-z]+: [A-Za-z.]+\[[0-9]+\] //' | cut -c1-200 || true
+  if grep -q ' dropped ' "$WORK/source.log"; then fail "the source dropped events"; fi
+  say "Done in $(($(date +%s) - STARTED)) s: every workload has exactly one Image per distinct image, owned by it, and no event was sent by hand."
+}
 
-say "Done: every workload has exactly one Image per distinct image, owned by it."
+part_cluster
+part_function
+part_workloads
+part_no_op_update
+part_image_change
+part_backfill
+part_delete
+part_summary

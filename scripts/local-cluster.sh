@@ -5,16 +5,22 @@
 #   etcd                     Debian package etcd-server
 #   kube-apiserver           v1.20.2, built once from Debian bookworm's source package "kubernetes"
 #   kube-controller-manager  v1.20.2, same build (garbage collection, ServiceAccount tokens,
-#                            namespace deletion). There is no scheduler and no kubelet: Pods stay Pending.
+#                            namespace deletion). Without --node there is no scheduler and no kubelet:
+#                            Pods stay Pending.
 # The CRDs in scripts/crds/ are applied once the API server is ready.
 #
-# Usage: scripts/local-cluster.sh install|up|down|status|env|stop-apiserver|start-apiserver
+# Usage: scripts/local-cluster.sh install|up|down|status|env|stop-apiserver|start-apiserver [--node] [--nodes N]
 #   install  install the Debian packages and build the binaries once (cached; idempotent)
 #   up       install, then start etcd + kube-apiserver + kube-controller-manager and apply the CRDs
 #            (idempotent: when the cluster is already up and healthy it just says so)
-#   down     stop the processes started by "up" (by recorded pid) and remove the state folder
+#   up --node  the same plus a real node: local registries, kube-scheduler, containerd + kubelet
+#            (scripts/node-lab.sh says what runs); --nodes N (or CACHIER_NODE_COUNT=N) runs N nodes
+#   down     stop the processes started by "up" (by recorded pid; the node lab's containers, mounts,
+#            cgroups too) and remove the state folder
 #   status   show what runs (exit code 0 when healthy, 1 otherwise)
-#   env      print "export KUBECONFIG=..."; use: eval "$(scripts/local-cluster.sh env)"
+#   env      print "export KUBECONFIG=..." (and, with a node up, CACHIER_REGISTRY, CACHIER_REGISTRY_SLOW,
+#            CACHIER_PRIVATE_REGISTRY, CACHIER_PRIVATE_REGISTRY_AUTH, CACHIER_NODES, CACHIER_CONTAINERD_SOCKETS);
+#            use: eval "$(scripts/local-cluster.sh env)"
 #   stop-apiserver / start-apiserver
 #            stop or start only kube-apiserver of a running cluster (fault tests)
 # Every API request is logged to $CACHIER_CLUSTER_DIR/logs/audit.log (audit level Metadata).
@@ -27,6 +33,7 @@
 #   CACHIER_ETCD_PORT       etcd client port        (default: 23790)
 #   CACHIER_ETCD_PEER_PORT  etcd peer port          (default: CACHIER_ETCD_PORT + 10, i.e. 23800)
 #   CACHIER_APISERVER_PORT  kube-apiserver port     (default: 16443)
+#   (the node lab's settings: see scripts/node-lab.sh)
 #
 # Must run as root (apt-get, build). Works without a terminal (no prompts).
 
@@ -62,6 +69,10 @@ readonly BUILD_PACKAGES=(golang-go rsync make dpkg-dev xz-utils
 readonly COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 # Built in one pass from the same source tree (kubelet and kube-scheduler serve the --node lab).
 readonly K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+
+# The --node part: registries, images, containerd, kubelet, scheduler.
+# shellcheck source=node-lab.sh
+source "$SCRIPT_DIR/node-lab.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -299,6 +310,7 @@ cmd_install() {
     need_build=1
     wanted+=("${BUILD_PACKAGES[@]}")
   fi
+  if ((WANT_NODE)); then wanted+=("${NODE_PACKAGES[@]}"); fi
   for p in "${wanted[@]}"; do
     if ! pkg_installed "$p"; then missing+=("$p"); fi
   done
@@ -311,8 +323,7 @@ cmd_install() {
 
   if ((${#missing[@]})); then
     step "apt-get install ${missing[*]}"
-    apt-get install -y --no-install-recommends "${missing[@]}" >>"$APT_LOG" 2>&1 ||
-      fail "apt-get install failed" "$APT_LOG"
+    node_apt_install "${missing[@]}" || fail "apt-get install failed" "$APT_LOG"
   fi
   command -v etcd >/dev/null || fail "etcd is not on PATH after installing etcd-server"
   command -v kubectl >/dev/null ||
@@ -325,6 +336,7 @@ cmd_install() {
   else
     info "cached binaries OK: $BIN_DIR ($("$BIN_DIR/kube-apiserver" --version))"
   fi
+  if ((WANT_NODE)); then node_install; fi
   exec 8>&-
 }
 
@@ -462,10 +474,11 @@ teardown() {
   if [[ -d $STATE_DIR && ! -f $MARKER ]]; then
     fail "$STATE_DIR exists but was not created by this script (no $(basename "$MARKER")); not touching it"
   fi
+  node_lab_down
   for ((c = ${#COMPONENTS[@]} - 1; c >= 0; c--)); do
     stop_process "${COMPONENTS[c]}"
   done
-  rm -rf "$STATE_DIR"
+  rm -rf --one-file-system "$STATE_DIR"
 }
 
 # start_apiserver ETCD_URL: start kube-apiserver and wait for /readyz. Every request is written to
@@ -529,6 +542,10 @@ cmd_up() {
   if [[ -f $MARKER ]] && cluster_healthy; then
     info "already up and healthy: https://127.0.0.1:$(recorded_port APISERVER_PORT)"
     apply_crds
+    if ((WANT_NODE)); then
+      APISERVER_PORT="$(recorded_port APISERVER_PORT)"
+      node_lab_up
+    fi
     info "kubeconfig: $KUBECONFIG_FILE   (eval \"\$($0 env)\")"
     return 0
   fi
@@ -591,6 +608,7 @@ cmd_up() {
   STEP="waiting for the garbage collector to sync"
   wait_until 90 kube-controller-manager gc_synced
   STARTING=0
+  if ((WANT_NODE)); then node_lab_up; fi
 
   info "up in $((SECONDS - started)) s: https://127.0.0.1:$APISERVER_PORT (etcd $etcd_url)"
   info "kubeconfig: $KUBECONFIG_FILE   (eval \"\$($0 env)\")"
@@ -634,6 +652,7 @@ cmd_status() {
     printf '%-30s /readyz NOT ok\n' "https://127.0.0.1:$(recorded_port APISERVER_PORT)"
     healthy=0
   fi
+  node_lab_status || healthy=0
   printf 'kubeconfig: %s\n' "$KUBECONFIG_FILE"
   printf 'binaries:   %s\n' "$BIN_DIR"
   printf 'logs:       %s\n' "$LOG_DIR"
@@ -643,10 +662,31 @@ cmd_status() {
 cmd_env() {
   [[ -f $KUBECONFIG_FILE ]] || info "note: $KUBECONFIG_FILE does not exist yet (run: $0 up)"
   printf 'export KUBECONFIG=%q\n' "$KUBECONFIG_FILE"
+  node_lab_env
 }
 
 main() {
   local cmd="${1:-}"
+  if (($# > 0)); then shift; fi
+  while (($# > 0)); do
+    case "$1" in
+      --node) WANT_NODE=1 ;;
+      --nodes)
+        WANT_NODE=1
+        NODE_COUNT="${2:-}"
+        shift
+        ;;
+      --nodes=*)
+        WANT_NODE=1
+        NODE_COUNT="${1#--nodes=}"
+        ;;
+      *)
+        usage >&2
+        exit 2
+        ;;
+    esac
+    shift
+  done
   case "$cmd" in
     install) cmd_install ;;
     up) cmd_up ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - every test in one run: format check, unit + contract + integration + deployment tests
-# (the integration tier against a real local kube-apiserver), and the Native AOT publish.
+# (the integration tier against a real local kube-apiserver), the Native AOT publish, and then the node tier
+# (tests marked Tier=Node: a real kubelet, containerd and local registry added by "local-cluster.sh up --node").
 # Prints a closing line "N passed, N failed" from the real totals; exits non-zero on any failure.
 #
 # Usage: scripts/test.sh            (as root on a fresh Debian machine with the .NET SDK)
@@ -41,9 +42,21 @@ bash scripts/publish.sh >/tmp/cachier-publish.log 2>&1 || { publish_failed=1; ta
 say "Tests: unit, contract (WireMock), integration and deployment (real API server)"
 results="$(mktemp -d)"
 test_rc=0
-dotnet test Cachier.sln -c Release --no-build -nologo \
+dotnet test Cachier.sln -c Release --no-build -nologo --filter "Tier!=Node" \
   --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
-  --results-directory "$results" || test_rc=$?
+  --results-directory "$results/api" || test_rc=$?
+
+say "The node lab: a real kubelet, containerd and local registries (the first run builds the test images)"
+node_rc=0
+if scripts/local-cluster.sh up --node; then
+  eval "$(scripts/local-cluster.sh env)"
+  say "Tests: the node tier (pods, pulls, the warmer on a real node)"
+  dotnet test Cachier.sln -c Release --no-build -nologo --filter "Tier=Node" \
+    --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" \
+    --results-directory "$results/node" || test_rc=$?
+else
+  node_rc=1
+fi
 
 mapfile -t trx_files < <(find "$results" -name '*.trx')
 if [[ ${#trx_files[@]} == 0 ]]; then
@@ -58,8 +71,9 @@ skipped="$(total notExecuted)"
 awk -f scripts/failed-tests.awk "${trx_files[@]}"
 rm -rf "$results"
 
-# The format check and the AOT publish are checks too: each counts as one test.
-for check in format_failed publish_failed; do
+# The format check, the AOT publish and bringing the node up are checks too: each counts as one test.
+node_failed=$node_rc
+for check in format_failed publish_failed node_failed; do
   if [[ ${!check} == 1 ]]; then failed=$((failed + 1)); echo "FAILED: ${check%_failed}"; else passed=$((passed + 1)); fi
 done
 if [[ $test_rc != 0 && $failed == 0 ]]; then failed=1; fi

@@ -74,15 +74,17 @@ public static class AdapterEvents
 
         reference["name"] = name;
         reference["apiVersion"] = apiVersion;
-        return GoJson(reference);
+        return GoEscaped(reference.ToJsonString(GoLike));
     }
 
     /// <summary>
     /// JSON as Go's <c>json.Marshal</c> writes an unstructured object: object keys sorted at every level, compact, and
     /// only <c>&lt; &gt; &amp;</c> (and U+2028/U+2029) escaped in strings.
     /// </summary>
-    public static string GoJson(JsonNode node) =>
-        Sorted(node)!.ToJsonString(GoLike)
+    public static string GoJson(JsonNode node) => GoEscaped(Sorted(node)!.ToJsonString(GoLike));
+
+    private static string GoEscaped(string json) =>
+        json
             .Replace("<", "\\u003c", StringComparison.Ordinal)
             .Replace(">", "\\u003e", StringComparison.Ordinal)
             .Replace("&", "\\u0026", StringComparison.Ordinal)

@@ -85,7 +85,7 @@ internal sealed class ApiServer : IDisposable
         var text = await response.Content.ReadAsStringAsync(timeout.Token);
         if (!response.IsSuccessStatusCode)
         {
-            throw new ApiException((int)response.StatusCode, $"{method} {path}: {(int)response.StatusCode} {text.Trim()}");
+            throw new ApiException((int)response.StatusCode, $"{method} {path}: {(int)response.StatusCode} {ApiException.Brief(text)}");
         }
 
         return JsonNode.Parse(text)!.AsObject();
@@ -100,4 +100,11 @@ internal sealed class ApiServer : IDisposable
 internal sealed class ApiException(int status, string message) : Exception(message)
 {
     public int Status { get; } = status;
+
+    /// <summary>An answer's body cut to one line of at most 200 characters, for a log line.</summary>
+    public static string Brief(string body)
+    {
+        var line = body.Trim().ReplaceLineEndings(" ");
+        return line.Length <= 200 ? line : line[..200] + "...";
+    }
 }

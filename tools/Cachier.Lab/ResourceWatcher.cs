@@ -70,11 +70,18 @@ internal sealed class ResourceWatcher(
                 Log($"{resource}: resourceVersion {resourceVersion} is gone (410); listing again, no events for what the list holds");
                 resourceVersion = null;
             }
-            catch (Exception e) when (e is ApiException or HttpRequestException or IOException or JsonException)
+            catch (Exception e) when (e is ApiException or HttpRequestException or IOException or JsonException or OperationCanceledException)
             {
                 Log($"{resource}: {e.Message}; listing again in 1 s");
                 resourceVersion = null;
-                await Task.Delay(TimeSpan.FromSeconds(1), ct).ContinueWith(_ => { }, TaskScheduler.Default);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
             }
         }
     }
@@ -95,7 +102,7 @@ internal sealed class ResourceWatcher(
         using var response = await api.SendAsync(HttpMethod.Get, resource.Path(ns) + query, null, stream: true, ct);
         if (!response.IsSuccessStatusCode)
         {
-            throw new ApiException((int)response.StatusCode, $"watch: {(int)response.StatusCode} {(await response.Content.ReadAsStringAsync(ct)).Trim()}");
+            throw new ApiException((int)response.StatusCode, $"watch: {(int)response.StatusCode} {ApiException.Brief(await response.Content.ReadAsStringAsync(ct))}");
         }
 
         Log($"{resource}: watching{(ns is null ? "" : " in " + ns)} from resourceVersion {resourceVersion}");
@@ -112,7 +119,7 @@ internal sealed class ResourceWatcher(
             var obj = watchEvent["object"]!.AsObject();
             if (type == "ERROR")
             {
-                throw new ApiException((int?)obj["code"] ?? 500, $"watch error: {obj.ToJsonString()}");
+                throw new ApiException((int?)obj["code"] ?? 500, $"watch error: {ApiException.Brief(obj.ToJsonString())}");
             }
 
             resourceVersion = (string?)obj["metadata"]?["resourceVersion"] ?? resourceVersion;
