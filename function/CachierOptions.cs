@@ -121,7 +121,7 @@ public sealed class CachierSettings
         IsWarmer = string.Equals(options.Role, CachierOptions.RoleWarmer, StringComparison.OrdinalIgnoreCase);
         Limits = new WarmLimits(w.MaxPullPodsPerNode, w.MaxPullPods, w.ImagesPerPod, w.RetryBackoff, w.RetryBackoffMax, w.PulledGrace);
         PullPodTemplate = new PullPodTemplate(w.HelperImage, w.HelperCommand.Count > 0 ? w.HelperCommand : ["/bin/cp", "/bin/true", "/warm/true"],
-            w.RunAsUser, w.PullDeadline);
+            w.RunAsUser, w.PullDeadline, PullPodTemplate.ScopeOf(string.IsNullOrWhiteSpace(w.ImageSelector) ? null : w.ImageSelector));
     }
 
     public IReadOnlyList<ResourceKind> Kinds { get; }

@@ -59,8 +59,15 @@ public sealed record OwnerRef(string ApiVersion, string Kind, string Name, strin
 /// <summary>An Image read for warming, and the owner whose pod template decides its nodes.</summary>
 public sealed record WarmTarget(WarmImage Image, OwnerRef? Owner);
 
-/// <summary>The pull pod's fixed parts, from <c>Cachier:Warmer</c>.</summary>
-public sealed record PullPodTemplate(string HelperImage, IReadOnlyList<string> HelperCommand, long RunAsUser, TimeSpan Deadline);
+/// <summary>
+/// The pull pod's fixed parts, from <c>Cachier:Warmer</c>. <paramref name="Scope"/> marks the pods of warmers with one
+/// Image selector: a warmer lists (and so deletes) only its own pull pods, never those of a warmer with another selector.
+/// </summary>
+public sealed record PullPodTemplate(string HelperImage, IReadOnlyList<string> HelperCommand, long RunAsUser, TimeSpan Deadline, string Scope)
+{
+    public static string ScopeOf(string? imageSelector) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(imageSelector ?? "")))[..10];
+}
 
 /// <summary>The pull credentials: Images of one namespace with equal credentials share pull pods.</summary>
 public sealed record Credentials(string? ServiceAccountName, IReadOnlyList<string> ImagePullSecrets)

@@ -27,7 +27,7 @@ public sealed partial class KubeApi
 
     public async IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync([EnumeratorCancellation] CancellationToken ct)
     {
-        var selector = settings.Options.Warmer.ImageSelector is { Length: > 0 } s ? s : null;
+        var selector = string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector;
         await foreach (var page in ListPagesAsync($"{ImagesRoot}/images", selector, ct))
         {
             yield return page.Select(i => Project(i, WarmResources.ReadImage, "images")).ToList();
@@ -37,7 +37,7 @@ public sealed partial class KubeApi
     public async Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct)
     {
         var pods = new List<PullPod>();
-        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector, ct))
+        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), ct))
         {
             pods.AddRange(page.Select(WarmResources.ReadPullPod));
         }
@@ -73,13 +73,14 @@ public sealed partial class KubeApi
         WriteAsync(HttpMethod.Post, $"/api/v1/namespaces/{pod.Namespace}/pods",
             Node(WarmResources.BuildPullPod(pod, settings.PullPodTemplate), Json), ct);
 
+    /// <summary>A graceful delete (the pod's 1 s grace): a force delete would leave the kubelet tearing down a pod whose
+    /// name a next pass may already reuse.</summary>
     public Task<WriteResult> DeletePullPodAsync(PullPod pod, CancellationToken ct) =>
         WriteAsync(HttpMethod.Delete, $"/api/v1/namespaces/{pod.Namespace}/pods/{pod.Name}",
             Node(new JsonObject
             {
                 ["apiVersion"] = "v1",
                 ["kind"] = "DeleteOptions",
-                ["gracePeriodSeconds"] = 0,
                 ["preconditions"] = new JsonObject { ["uid"] = pod.Uid },
             }, Json), ct);
 

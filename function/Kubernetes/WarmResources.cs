@@ -13,7 +13,10 @@ namespace Cachier.Kubernetes;
 public static class WarmResources
 {
     public const string ManagedByValue = "cachier-warmer";
-    public const string PullPodSelector = $"{ImageResources.ManagedBy}={ManagedByValue}";
+    public const string ScopeLabel = "warm.cachier.dev/scope";
+
+    /// <summary>This warmer's pull pods: ours, and of its Image selector's scope.</summary>
+    public static string PullPodSelector(string scope) => $"{ImageResources.ManagedBy}={ManagedByValue},{ScopeLabel}={scope}";
     public const string NodeAnnotation = "warm.cachier.dev/node";
 
     /// <summary>
@@ -140,7 +143,6 @@ public static class WarmResources
         "InvalidImageName" => "InvalidImageName",
         "ErrImageNeverPull" => "ErrImageNeverPull",
         "RegistryUnavailable" => "RegistryUnavailable",
-        "CreateContainerConfigError" => "CreateContainerConfigError",
         _ => null,
     };
 
@@ -217,7 +219,7 @@ public static class WarmResources
             {
                 ["name"] = pod.Name,
                 ["namespace"] = pod.Namespace,
-                ["labels"] = new JsonObject { [ImageResources.ManagedBy] = ManagedByValue },
+                ["labels"] = new JsonObject { [ImageResources.ManagedBy] = ManagedByValue, [ScopeLabel] = template.Scope },
                 ["annotations"] = new JsonObject { [NodeAnnotation] = pod.Node, [CredentialsAnnotation] = pod.Credentials.Key },
             },
             ["spec"] = spec,

@@ -10,7 +10,7 @@ public interface IWarmApi
     /// <summary>Every Image (cluster-wide, page by page), narrowed by the configured label selector.</summary>
     IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct);
 
-    /// <summary>Every pull pod, cluster-wide (label <c>app.kubernetes.io/managed-by=cachier-warmer</c>).</summary>
+    /// <summary>This warmer's pull pods, cluster-wide (labels <c>app.kubernetes.io/managed-by=cachier-warmer</c> and its scope).</summary>
     Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct);
 
     /// <summary>The owner's scheduling constraints; null when it cannot be read (gone, forbidden, another uid, no pod spec).</summary>

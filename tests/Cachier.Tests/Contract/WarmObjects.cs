@@ -10,7 +10,7 @@ public static class WarmObjects
     public const string NodesPath = "/api/v1/nodes";
     public const string PodsPath = "/api/v1/pods";
     public const string AllImagesPath = CachierHost.ImagesRoot + "/images";
-    public const string PullPodQuery = "?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer";
+    public const string PullPodQuery = "?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer%2Cwarm.cachier.dev%2Fscope%3De3b0c44298";
     public const string NodeRecordPrefix = "node.warm.cachier.dev/";
 
     public static string PodsOf(string ns) => $"/api/v1/namespaces/{ns}/pods";
@@ -170,7 +170,7 @@ public static class WarmObjects
             {
                 ["name"] = PullPodName(node, serviceAccount, pullSecrets, images),
                 ["namespace"] = ns,
-                ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "cachier-warmer" },
+                ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "cachier-warmer", ["warm.cachier.dev/scope"] = "e3b0c44298" },
                 ["annotations"] = new JsonObject
                 {
                     ["warm.cachier.dev/node"] = node,

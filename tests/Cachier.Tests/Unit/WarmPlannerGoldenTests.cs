@@ -18,7 +18,7 @@ public class WarmPlannerGoldenTests
     private static readonly string Root = Path.Combine(AppContext.BaseDirectory, "testassets", "warm");
 
     /// <summary>The defaults of <c>Cachier:Warmer</c>, written out here rather than read from the product.</summary>
-    private static readonly PullPodTemplate DefaultTemplate = new("busybox:1.36-musl", ["/bin/cp", "/bin/true", "/warm/true"], 65532, TimeSpan.FromMinutes(10));
+    private static readonly PullPodTemplate DefaultTemplate = new("busybox:1.36-musl", ["/bin/cp", "/bin/true", "/warm/true"], 65532, TimeSpan.FromMinutes(10), PullPodTemplate.ScopeOf(null));
 
     public static TheoryData<string> Cases()
     {
