@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
 using Cachier.Tests.Integration;
-using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
