@@ -59,6 +59,14 @@ public sealed class CachierOptions
     /// <summary><c>json</c> (default: one JSON object per line) or <c>simple</c> (one readable line).</summary>
     public string LogFormat { get; set; } = "json";
 
+    /// <summary><c>images</c> (default): write Images for workloads; <c>warmer</c>: pull the Images' images onto the nodes (SPEC 11).</summary>
+    public string Role { get; set; } = RoleImages;
+
+    public const string RoleImages = "images";
+    public const string RoleWarmer = "warmer";
+
+    public WarmerOptions Warmer { get; set; } = new();
+
     public string? DaprPubSubName { get; set; }
 
     public string? DaprTopic { get; set; }
@@ -118,6 +126,39 @@ public sealed class SenderAuthenticationOptions
     public string? DaprApiToken { get; set; }
 }
 
+/// <summary>Section <c>Cachier:Warmer</c>: the pull pods and their bounds.</summary>
+public sealed class WarmerOptions
+{
+    /// <summary>The image the pull pod's init container copies a static no-op program from.</summary>
+    public string HelperImage { get; set; } = "busybox:1.36-musl";
+
+    /// <summary>Copies the static no-op to <c>/warm/true</c>; default <c>/bin/cp /bin/true /warm/true</c> (busybox picks its applet by name).</summary>
+    public List<string> HelperCommand { get; set; } = [];
+
+    public long RunAsUser { get; set; } = 65532;
+
+    /// <summary>activeDeadlineSeconds of a pull pod: a pull that takes longer fails and is retried with backoff.</summary>
+    public TimeSpan PullDeadline { get; set; } = TimeSpan.FromMinutes(10);
+
+    public int MaxPullPodsPerNode { get; set; } = 2;
+
+    public int MaxPullPods { get; set; } = 20;
+
+    /// <summary>Containers (images) in one pull pod.</summary>
+    public int ImagesPerPod { get; set; } = 8;
+
+    /// <summary>First wait before a failed pull is retried; doubles per failure up to <see cref="RetryBackoffMax"/>.</summary>
+    public TimeSpan RetryBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan RetryBackoffMax { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long a pull seen to finish counts as present while the node's image list catches up.</summary>
+    public TimeSpan PulledGrace { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Label selector narrowing the Images warmed (default: every Image in the cluster).</summary>
+    public string? ImageSelector { get; set; }
+}
+
 /// <summary>The options, parsed once: what the rest of the service reads.</summary>
 public sealed class CachierSettings
 {
@@ -131,6 +172,11 @@ public sealed class CachierSettings
         Filters = new ImageFilters(options.IncludeImages.Select(Compile).ToList(), options.ExcludeImages.Select(Compile).ToList());
         ExcludedNamespaces = options.ExcludedNamespaces.ToHashSet(StringComparer.Ordinal);
         Options = options;
+        var w = options.Warmer;
+        IsWarmer = string.Equals(options.Role, CachierOptions.RoleWarmer, StringComparison.OrdinalIgnoreCase);
+        Limits = new WarmLimits(w.MaxPullPodsPerNode, w.MaxPullPods, w.ImagesPerPod, w.RetryBackoff, w.RetryBackoffMax, w.PulledGrace);
+        PullPodTemplate = new PullPodTemplate(w.HelperImage, w.HelperCommand.Count > 0 ? w.HelperCommand : ["/bin/cp", "/bin/true", "/warm/true"],
+            w.RunAsUser, w.PullDeadline, PullPodTemplate.ScopeOf(string.IsNullOrWhiteSpace(w.ImageSelector) ? null : w.ImageSelector));
     }
 
     public IReadOnlyList<ResourceKind> Kinds { get; }
@@ -140,6 +186,12 @@ public sealed class CachierSettings
     public IReadOnlySet<string> ExcludedNamespaces { get; }
 
     public CachierOptions Options { get; }
+
+    public bool IsWarmer { get; }
+
+    public WarmLimits Limits { get; }
+
+    public PullPodTemplate PullPodTemplate { get; }
 
     public ResourceKind? FindKind(string apiVersion, string kind) =>
         Kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);
@@ -216,6 +268,17 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
 
         Check(!options.TrustEmbeddedObjects || auth.Mode != SenderAuthenticationMode.None,
             "Cachier:TrustEmbeddedObjects requires sender authentication: with Cachier:Authentication:Mode=None anyone could write the object Cachier would trust");
+        Check(options.Role.ToLowerInvariant() is CachierOptions.RoleImages or CachierOptions.RoleWarmer, $"Cachier:Role must be images or warmer, not '{options.Role}'");
+        var w = options.Warmer;
+        Check(!string.IsNullOrWhiteSpace(w.HelperImage), "Cachier:Warmer:HelperImage must name an image");
+        Check(w.RunAsUser > 0, $"Cachier:Warmer:RunAsUser must be a non-root uid, not {w.RunAsUser}");
+        Check(w.PullDeadline >= TimeSpan.FromSeconds(10), $"Cachier:Warmer:PullDeadline must be at least 10 s, not {w.PullDeadline}");
+        Check(w.MaxPullPodsPerNode is > 0 and <= 100, $"Cachier:Warmer:MaxPullPodsPerNode must be 1..100, not {w.MaxPullPodsPerNode}");
+        Check(w.MaxPullPods is > 0 and <= 10_000, $"Cachier:Warmer:MaxPullPods must be 1..10000, not {w.MaxPullPods}");
+        Check(w.ImagesPerPod is > 0 and <= 64, $"Cachier:Warmer:ImagesPerPod must be 1..64, not {w.ImagesPerPod}");
+        Check(w.RetryBackoff > TimeSpan.Zero && w.RetryBackoffMax >= w.RetryBackoff && w.RetryBackoffMax <= TimeSpan.FromDays(1),
+            $"Cachier:Warmer:RetryBackoff ({w.RetryBackoff}) must be positive and at most RetryBackoffMax ({w.RetryBackoffMax}), itself at most a day");
+        Check(w.PulledGrace >= TimeSpan.Zero, $"Cachier:Warmer:PulledGrace must not be negative, not {w.PulledGrace}");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 
         void Check(bool ok, string message)

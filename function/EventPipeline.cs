@@ -6,17 +6,18 @@ using Cachier.Reconcile;
 namespace Cachier;
 
 /// <summary>One handled event, whichever transport brought it (Knative HTTP, Dapr).</summary>
-public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync)
+public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync, WarmSummary? Warm = null)
 {
     [JsonIgnore]
-    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == Resyncer.Failed;
+    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == Resyncer.Failed
+        || Warm?.Result is WarmSummary.Partial or WarmSummary.Unavailable;
 
     [JsonIgnore]
-    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed || Resync?.Result == Resyncer.Error;
+    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed || Resync?.Result == Resyncer.Error || Warm?.Result == WarmSummary.Error;
 }
 
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
-public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, CachierSettings settings, ILogger<EventPipeline> logger)
+public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, Warmer warmer, CachierSettings settings, ILogger<EventPipeline> logger)
 {
     /// <summary>
     /// Every event of one request, in order, under one deadline (<c>RequestDeadline</c>) for the whole request: a batch
@@ -41,6 +42,13 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
     private async Task<Handled> HandleAsync(Inbound inbound, CancellationToken deadline, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
+        if (inbound is WarmInbound || (inbound is ResyncInbound && settings.IsWarmer))
+        {
+            var pass = await warmer.RunAsync(ct);
+            Telemetry.Event(inbound.Type, "warm-" + pass.Result, started);
+            return new Handled(inbound.Type, null, null, pass);
+        }
+
         if (inbound is ResyncInbound)
         {
             // The resync runs detached from the request (a sender's timeout must not abort a half-done repair) and is

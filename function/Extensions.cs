@@ -51,7 +51,11 @@ public static class Extensions
         services.AddSingleton(sp => new KubeConnectionSource(
             connecting, sp.GetRequiredService<CachierSettings>(), sp.GetRequiredService<ILogger<KubeConnectionSource>>()));
         services.AddHostedService(sp => sp.GetRequiredService<KubeConnectionSource>());
-        services.AddSingleton<IClusterApi, KubeApi>();
+        services.AddSingleton<KubeApi>();
+        services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
+        services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Warmer>();
         services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity));
         services.AddSingleton<KeyedLock>();
         services.AddSingleton<ImageReconciler>();

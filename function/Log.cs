@@ -48,6 +48,9 @@ public static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "Resync: the LIST of {What} lost its continue token (410), starting it again: {Reason}")]
     public static partial void ListRestarted(ILogger logger, string what, string reason);
 
+    [LoggerMessage(15, LogLevel.Information, "Warm pass {Result}: {Nodes} nodes, {Images} Images, pull pods created {Created}, deleted {Deleted}, statuses written {Statuses}, failed {Failed} in {DurationMs} ms")]
+    public static partial void Warmed(ILogger logger, string result, int nodes, int images, int created, int deleted, int statuses, int failed, double durationMs);
+
     public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
     {
         switch (o.Result)

@@ -7,8 +7,14 @@
 # workloads, change an image, delete one) and waits for the Images to follow: no event is sent by hand. The resync a
 # PingSource would trigger is shown once, with POST /resync. Cleans up what it started on exit.
 #
-# Usage: scripts/demo.sh          (as root; the first run builds the API server once: 6-10 minutes)
-# Environment: CACHIER_DEMO_PORT (default 18080), CACHIER_KEEP_CLUSTER=1 keeps the cluster running.
+# With the node (the default): the local cluster gets a real node (kubelet, containerd, a local registry behind a
+# 25 MB/s path: local-cluster.sh up --node), the warmer runs beside the function with its own stand-in source (Images,
+# Nodes, its pull pods), and the demo shows a workload's Image become Ready on the node, then a pod of it starting
+# there without waiting for the pull.
+#
+# Usage: scripts/demo.sh          (as root; the first run builds the API server and the kubelet once: 8-10 minutes)
+# Environment: CACHIER_DEMO_PORT (default 18080; the warmer listens on the next port), CACHIER_DEMO_NODE=0 (no node,
+#              no warmer: the API server alone), CACHIER_KEEP_CLUSTER=1 keeps the cluster running.
 #
 # Layout: one function per part of the story (part_*), run in order at the bottom; a new part is a new function
 # and one line there.
@@ -18,6 +24,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PORT="${CACHIER_DEMO_PORT:-18080}"
 URL="http://127.0.0.1:$PORT"
+WARMER_URL="http://127.0.0.1:$((PORT + 1))"
+WITH_NODE="${CACHIER_DEMO_NODE:-1}"
 NS=cachier-demo
 # The kinds the function handles and the source watches. This API server is Kubernetes 1.20: CronJob is batch/v1beta1.
 KINDS=(Deployment.v1.apps ReplicaSet.v1.apps StatefulSet.v1.apps DaemonSet.v1.apps Job.v1.batch CronJob.v1beta1.batch)
@@ -28,7 +36,7 @@ STARTED="$(date +%s)"
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 fail() {
   printf '\ndemo failed: %s\n' "$*" >&2
-  for log in cachier source; do
+  for log in cachier source warmer warmer-source; do
     [[ -f $WORK/$log.log ]] && { echo "-- last lines of the $log log:" >&2; tail -n 15 "$WORK/$log.log" >&2; }
   done
   exit 1
@@ -68,8 +76,10 @@ delivered_more() { (($(deliveries_of "$1" "$2" "$3") > $4)); } # ACTION KIND NAM
 started_cluster=0
 function_pid=""
 source_pid=""
+warmer_pids=()
 cleanup() {
   stop_source
+  for p in "${warmer_pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
   [[ -n $function_pid ]] && kill "$function_pid" 2>/dev/null && wait "$function_pid" 2>/dev/null || true
   if [[ -n "${KUBECONFIG:-}" ]]; then kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; fi
   if [[ $started_cluster == 1 && "${CACHIER_KEEP_CLUSTER:-0}" != 1 ]]; then scripts/local-cluster.sh down >/dev/null 2>&1 || true; fi
@@ -96,7 +106,12 @@ stop_source() {
 part_cluster() {
   say "Starting a real Kubernetes API server on 127.0.0.1 (etcd + kube-apiserver + controller-manager)"
   scripts/local-cluster.sh status >/dev/null 2>&1 || started_cluster=1
-  scripts/local-cluster.sh up
+  if [[ $WITH_NODE == 1 ]]; then
+    say "... with a real node: containerd + kubelet + kube-scheduler, and local registries (one behind a 25 MB/s path)"
+    scripts/local-cluster.sh up --node
+  else
+    scripts/local-cluster.sh up
+  fi
   eval "$(scripts/local-cluster.sh env)"
   kubectl get crd "$IMAGES" -o name
 }
@@ -107,7 +122,8 @@ part_function() {
   dotnet build tools/Cachier.Lab/Cachier.Lab.csproj -c Release -nologo -v quiet -o "$WORK/lab" >/dev/null
   local resources
   resources="$(IFS=,; echo "${KINDS[*]}")"
-  Cachier__Resources="$resources" Cachier__LogFormat=simple PORT="$PORT" ASPNETCORE_URLS="$URL" \
+  # No Knative here to send tokens: sender authentication off (the function logs a warning saying so).
+  Cachier__Resources="$resources" Cachier__LogFormat=simple Cachier__Authentication__Mode=None PORT="$PORT" ASPNETCORE_URLS="$URL" \
     "$WORK/bin/cachier" >"$WORK/cachier.log" 2>&1 &
   function_pid=$!
   until_true 20 "the function did not become ready" curl -fs "$URL/health/readiness"
@@ -249,6 +265,62 @@ part_delete() {
   show_images
 }
 
+# The warmer: the same binary in the warmer role, with its own stand-in source (Images, Nodes, its pull pods).
+part_warmer() {
+  say "Starting the warmer on $WARMER_URL (Cachier__Role=warmer) and its source (Images, Nodes, its pull pods)"
+  Cachier__Role=warmer Cachier__Warmer__HelperImage="$CACHIER_REGISTRY/lab/busybox:1" Cachier__Warmer__MaxPullPodsPerNode=4 \
+    Cachier__Authentication__Mode=None Cachier__LogFormat=simple ASPNETCORE_URLS="$WARMER_URL" \
+    "$WORK/bin/cachier" >"$WORK/warmer.log" 2>&1 &
+  warmer_pids+=($!)
+  until_true 20 "the warmer did not become ready" curl -fs "$WARMER_URL/health/readiness"
+  "$WORK/lab/cachier-lab" source --kubeconfig "$KUBECONFIG" --sink "$WARMER_URL/" --mode Reference --source-namespace "$NS" \
+    --resource caching.internal.knative.dev/v1alpha1/images --resource v1/nodes \
+    --resource 'v1/pods?app.kubernetes.io/managed-by=cachier-warmer' --ping-every 20s >>"$WORK/warmer-source.log" 2>&1 &
+  warmer_pids+=($!)
+  echo "warmer ready; nodes: $(kubectl get nodes -o jsonpath='{.items[*].metadata.name}')"
+  echo "(the demo's other Images name docker.io images, which this machine cannot reach: the warmer reports them"
+  echo " Ready=False, ErrImagePull, and retries them with backoff)"
+}
+
+image_ready() { [[ "$(kubectl get "$IMAGES" -n "$NS" -l "$1" -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}')" == True ]]; }
+pod_ready() { [[ "$(kubectl get pods -n "$NS" -l app=big -o jsonpath='{.items[*].status.conditions[?(@.type=="Ready")].status}')" == True ]]; }
+
+part_warm_and_start() {
+  local image="$CACHIER_REGISTRY_SLOW/lab/large:1" t0 uid
+  say "A workload with a large image (316 MB, through the 25 MB/s registry path), no replicas yet"
+  t0=$SECONDS
+  kubectl apply -n "$NS" -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: big}}
+  template:
+    metadata: {labels: {app: big}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers: [{name: app, image: "$image", command: [/bin/sleep, "3600"]}]
+YAML
+  until_true 30 "the Deployment big got no Image" images_are "controller=$(uid_of deployment/big)" 1
+  uid="$(uid_of deployment/big)"
+  echo "Cachier wrote its Image; the warmer makes each node's kubelet pull it through a short-lived pull pod:"
+  kubectl get pods -n "$NS" -l app.kubernetes.io/managed-by=cachier-warmer -o wide 2>/dev/null | cut -c1-120 || true
+  until_true 300 "the Image of big did not become Ready" image_ready "controller=$uid"
+  echo "Image Ready $((SECONDS - t0)) s after kubectl apply:"
+  kubectl get "$IMAGES" -n "$NS" -l "controller=$uid" \
+    -o custom-columns='NAME:.metadata.name,READY:.status.conditions[0].status,REASON:.status.conditions[0].reason,MESSAGE:.status.conditions[0].message'
+  kubectl get "$IMAGES" -n "$NS" -l "controller=$uid" -o jsonpath='{.items[0].status.annotations}'; echo
+  say "Scaling big to 1: its pod starts on a node that already has the image"
+  t0="$(date +%s.%N)"
+  kubectl scale deployment big -n "$NS" --replicas=1 >/dev/null
+  until_true 120 "the pod of big did not become Ready" pod_ready
+  awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "pod Ready %.1f s after the scale (the pull alone takes about 14 s at 25 MB/s):\n", a - b }'
+  kubectl get pods -n "$NS" -l app=big -o wide | cut -c1-120
+  echo "what the warmer logged:"
+  grep -E "Warm pass" "$WORK/warmer.log" | grep -vE "created 0, deleted 0, statuses written 0" | sed -E 's/^[a-z]+: [A-Za-z.]+\[[0-9]+\] /   /' | tail -n 6 || true
+}
+
 part_summary() {
   say "What the function logged"
   grep -E "reconciled|ignored|disabled|deleted|Resync" "$WORK/cachier.log" | sed -E 's/^[a-z]+: [A-Za-z.]+\[[0-9]+\] //' | cut -c1-200 || true
@@ -263,4 +335,8 @@ part_no_op_update
 part_image_change
 part_backfill
 part_delete
+if [[ $WITH_NODE == 1 ]]; then
+  part_warmer
+  part_warm_and_start
+fi
 part_summary

@@ -9,6 +9,7 @@ namespace Cachier.Http;
 [JsonSerializable(typeof(Handled))]
 [JsonSerializable(typeof(List<Handled>))]
 [JsonSerializable(typeof(ResyncSummary))]
+[JsonSerializable(typeof(WarmSummary))]
 [JsonSerializable(typeof(Health))]
 [JsonSerializable(typeof(DaprSubscription[]))]
 [JsonSerializable(typeof(DaprStatus))]
@@ -63,12 +64,15 @@ public static class EventEndpoints
             : TypedResults.Json(handled[0], AppJson.Default.Handled, statusCode: status);
     }
 
-    /// <summary>The same as a ping event: 200, 503 + Retry-After when transient, 500 when permanent.</summary>
-    public static async Task<JsonHttpResult<ResyncSummary>> ResyncAsync(
+    /// <summary>The same as a ping event (the warmer: a warm pass): 200, 503 + Retry-After when transient, 500 when permanent.</summary>
+    public static async Task<Results<JsonHttpResult<ResyncSummary>, JsonHttpResult<WarmSummary>>> ResyncAsync(
         HttpResponse response, CachierSettings settings, EventPipeline pipeline, CancellationToken ct)
     {
         var handled = await pipeline.HandleAsync(new ResyncInbound("resync"), ct);
-        return TypedResults.Json(handled.Resync!, AppJson.Default.ResyncSummary, statusCode: StatusOf([handled], response, settings));
+        var status = StatusOf([handled], response, settings);
+        return handled.Warm is { } warm
+            ? TypedResults.Json(warm, AppJson.Default.WarmSummary, statusCode: status)
+            : TypedResults.Json(handled.Resync!, AppJson.Default.ResyncSummary, statusCode: status);
     }
 
     /// <summary>500 if anything failed for good; else 503 + Retry-After if anything is worth redelivering; else 200.</summary>

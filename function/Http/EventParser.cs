@@ -28,6 +28,11 @@ public static class EventParser
     /// <exception cref="BadEventException">the event names no workload, or names it with invalid values.</exception>
     public static Inbound Parse(CloudEvent cloudEvent, CachierSettings settings)
     {
+        if (settings.IsWarmer)
+        {
+            return WarmerEvents.Parse(cloudEvent);
+        }
+
         var type = cloudEvent.Type ?? "";
         if (type == PingType)
         {

@@ -15,7 +15,7 @@ namespace Cachier.Kubernetes;
 /// Plain REST keeps the exact wire calls visible and works the same under Native AOT, where Cachier's own JSON is
 /// source-generated.
 /// </summary>
-public sealed class KubeApi(KubeConnectionSource source, CachierSettings settings) : IClusterApi
+public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings settings) : IClusterApi, IWarmApi
 {
     public const string ImagesRoot = $"/apis/{ImageResources.Group}/{ImageResources.Version}";
 

@@ -34,7 +34,7 @@ public static class WorkloadReader
             ReadPod(FindPodSpec(obj)));
     }
 
-    private static JsonElement? FindPodSpec(JsonElement obj)
+    internal static JsonElement? FindPodSpec(JsonElement obj)
     {
         var spec = Property(obj, "spec");
         JsonElement?[] candidates =
@@ -79,14 +79,14 @@ public static class WorkloadReader
     private static bool HasController(JsonElement? ownerReferences) =>
         Items(ownerReferences).Any(o => Property(o, "controller") is { ValueKind: JsonValueKind.True });
 
-    private static IEnumerable<JsonElement> Items(JsonElement? array) =>
+    internal static IEnumerable<JsonElement> Items(JsonElement? array) =>
         array is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray() : [];
 
-    private static JsonElement? Property(JsonElement? parent, string name) =>
+    internal static JsonElement? Property(JsonElement? parent, string name) =>
         parent is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null
             ? v
             : null;
 
-    private static string? String(JsonElement? parent, string name) =>
+    internal static string? String(JsonElement? parent, string name) =>
         Property(parent, name) is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
 }

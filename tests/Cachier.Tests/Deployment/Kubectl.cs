@@ -127,10 +127,14 @@ public sealed class Kubectl
     /// <summary>
     /// <c>kubectl auth can-i VERB RESOURCE --as USER</c>, in one namespace or in all (<paramref name="ns"/> null).
     /// kubectl answers "yes" (exit code 0) or "no" (exit code 1); anything else is an error, not a "no".
+    /// A subresource is written <c>resource/subresource</c> (<c>pods/exec</c>).
     /// </summary>
     public async Task<bool> CanIAsync(string user, string verb, string resource, string? ns)
     {
-        List<string> args = ["auth", "can-i", verb, resource, $"--as={user}"];
+        var slash = resource.IndexOf('/', StringComparison.Ordinal);
+        List<string> args = slash < 0
+            ? ["auth", "can-i", verb, resource, $"--as={user}"]
+            : ["auth", "can-i", verb, resource[..slash], $"--subresource={resource[(slash + 1)..]}", $"--as={user}"];
         args.AddRange(ns is null ? ["--all-namespaces"] : ["--namespace", ns]);
         var result = await RunAsync(args);
         var answer = result.Stdout.Trim();

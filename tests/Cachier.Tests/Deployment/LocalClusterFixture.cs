@@ -18,6 +18,8 @@ public sealed class LocalClusterFixture : IAsyncLifetime
 {
     public const string CachierUser = $"system:serviceaccount:{Manifests.Namespace}:cachier";
     public const string SourceUser = $"system:serviceaccount:{Manifests.Namespace}:cachier-source";
+    public const string WarmerUser = $"system:serviceaccount:{Manifests.Namespace}:cachier-warmer";
+    public const string WarmerSourceUser = $"system:serviceaccount:{Manifests.Namespace}:cachier-warmer-source";
 
     private static readonly string[] KnativeCrds =
     [
@@ -33,7 +35,7 @@ public sealed class LocalClusterFixture : IAsyncLifetime
 
     public Kubectl Kubectl { get; private set; } = null!;
 
-    /// <summary>The objects of knative/service.yaml and knative/apiserversource.yaml, client-side (nothing defaulted or pruned).</summary>
+    /// <summary>The objects of knative/service.yaml, knative/apiserversource.yaml and knative/warmer.yaml, client-side (nothing defaulted or pruned).</summary>
     public IReadOnlyList<JsonObject> Objects { get; private set; } = [];
 
     public IReadOnlyList<ResourceKind> WatchedKinds { get; private set; } = [];
@@ -54,7 +56,7 @@ public sealed class LocalClusterFixture : IAsyncLifetime
         // local-cluster.sh applies the Knative CRDs last; a dry run of the Knative objects needs them served.
         (await Kubectl.RunAsync(["wait", "--for=condition=Established", "--timeout=60s", .. KnativeCrds])).EnsureSuccess();
 
-        Objects = (await Kubectl.RunAsync(["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", Repository.ServiceYaml, "-f", Repository.ApiServerSourceYaml]))
+        Objects = (await Kubectl.RunAsync(["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", Repository.ServiceYaml, "-f", Repository.ApiServerSourceYaml, "-f", Repository.WarmerYaml]))
             .EnsureSuccess().Objects();
         WatchedKinds = Manifests.WatchedKinds(Objects);
 
@@ -84,7 +86,9 @@ public sealed class LocalClusterFixture : IAsyncLifetime
         // for that, so ask until both bindings are in force. The delay only paces the questions; the deadline bounds them.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (!(await Kubectl.CanIAsync(CachierUser, "list", "deployments.apps", null)
-            && await Kubectl.CanIAsync(SourceUser, "watch", "deployments.apps", null)))
+            && await Kubectl.CanIAsync(SourceUser, "watch", "deployments.apps", null)
+            && await Kubectl.CanIAsync(WarmerUser, "list", "nodes", null)
+            && await Kubectl.CanIAsync(WarmerSourceUser, "watch", "nodes", null)))
         {
             if (DateTime.UtcNow > deadline)
             {

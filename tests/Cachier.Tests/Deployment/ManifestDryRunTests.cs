@@ -23,6 +23,9 @@ public sealed class ManifestDryRunTests(LocalClusterFixture cluster)
             "Namespace/cachier-system", "ServiceAccount/cachier", "ClusterRole/cachier", "ClusterRoleBinding/cachier", "ClusterRoleBinding/cachier-issuer-discovery", "Service/cachier",
             "ServiceAccount/cachier-source", "ClusterRole/cachier-source", "ClusterRoleBinding/cachier-source",
             "ApiServerSource/cachier", "PingSource/cachier-resync",
+            "ServiceAccount/cachier-warmer", "ClusterRole/cachier-warmer", "ClusterRoleBinding/cachier-warmer", "ClusterRoleBinding/cachier-warmer-issuer-discovery", "Service/cachier-warmer",
+            "ServiceAccount/cachier-warmer-source", "ClusterRole/cachier-warmer-source", "ClusterRoleBinding/cachier-warmer-source",
+            "ApiServerSource/cachier-warmer", "PingSource/cachier-warmer-resync",
         ];
         Assert.Equal(expected.Order(), names.Order());
     }
@@ -100,6 +103,43 @@ public sealed class ManifestDryRunTests(LocalClusterFixture cluster)
         // Cachier answers 415 to a binary-mode request without a Content-Type, which is how an event without data arrives.
         Assert.Equal("application/json", (string?)spec["contentType"]);
         Assert.False(string.IsNullOrEmpty((string?)spec["data"]), "the ping needs a body so that it carries a Content-Type");
+    }
+
+    [Fact]
+    public async Task Warmer_runs_the_same_image_in_the_warmer_role_locked_down_like_cachier()
+    {
+        var warmer = await ServerObjectAsync("Service", "cachier-warmer");
+        var container = Manifests.Container(warmer);
+
+        Assert.Equal((string?)Manifests.Container(await ServerObjectAsync("Service", "cachier"))["image"], (string?)container["image"]);
+        var env = container["env"]!.AsArray().ToDictionary(e => (string)e!["name"]!, e => (string?)e!["value"]);
+        Assert.Equal("warmer", env["Cachier__Role"]);
+        Assert.False(string.IsNullOrEmpty(env["Cachier__Warmer__HelperImage"]));
+        Assert.Equal("cachier-warmer", (string?)warmer["spec"]!["template"]!["spec"]!["serviceAccountName"]);
+        Assert.Equal("0", (string?)warmer["spec"]!["template"]!["metadata"]!["annotations"]!["autoscaling.knative.dev/min-scale"]);
+        var security = container["securityContext"]!;
+        Assert.True((bool?)security["runAsNonRoot"]);
+        Assert.True((bool?)security["readOnlyRootFilesystem"]);
+        Assert.Equal(["ALL"], Manifests.Strings(security["capabilities"]?["drop"]));
+    }
+
+    [Fact]
+    public async Task Warmer_source_sends_images_nodes_and_only_its_own_pull_pods()
+    {
+        var spec = (await ServerObjectAsync("ApiServerSource", "cachier-warmer"))["spec"]!.AsObject();
+
+        Assert.Equal("Reference", (string?)spec["mode"]);
+        Assert.Empty(spec["namespaceSelector"]!.AsObject());
+        Assert.Equal("cachier-warmer-source", (string?)spec["serviceAccountName"]);
+        var resources = spec["resources"]!.AsArray().ToDictionary(r => (string)r!["kind"]!, r => r!);
+        Assert.Equal(["Image", "Node", "Pod"], resources.Keys.Order());
+        Assert.Equal("caching.internal.knative.dev/v1alpha1", (string?)resources["Image"]["apiVersion"]);
+        Assert.Equal("cachier-warmer", (string?)resources["Pod"]["selector"]?["matchLabels"]?["app.kubernetes.io/managed-by"]);
+        Assert.Null(resources["Image"]["selector"]);
+        Assert.Equal("cachier-warmer", (string?)spec["sink"]!["ref"]!["name"]);
+        var ping = (await ServerObjectAsync("PingSource", "cachier-warmer-resync"))["spec"]!;
+        Assert.Equal("cachier-warmer", (string?)ping["sink"]!["ref"]!["name"]);
+        Assert.Equal("application/json", (string?)ping["contentType"]);
     }
 
     private static void AssertSinkIsTheService(JsonNode sink)

@@ -90,9 +90,62 @@ public sealed class RbacTests(LocalClusterFixture cluster)
         AssertSameGrants(expected, granted, "ClusterRole cachier-source (knative/apiserversource.yaml)");
     }
 
+    /// <summary>The warmer's rules as written: exactly the calls of KubeApi.Warm.cs, nothing else.</summary>
+    [Fact]
+    public void Warmer_cluster_role_grants_exactly_the_calls_the_warmer_sends()
+    {
+        var expected = new HashSet<(string, string, string)>
+        {
+            ("", "nodes", "list"), ("", "pods", "list"), ("", "pods", "create"), ("", "pods", "delete"),
+            ("caching.internal.knative.dev", "images", "list"), ("caching.internal.knative.dev", "images/status", "patch"),
+            ("serving.knative.dev", "revisions", "get"),
+        };
+        expected.UnionWith(Expected(cluster.WatchedKinds, ["get"]));
+
+        var granted = Manifests.Grants(Manifests.Find(cluster.Objects, "ClusterRole", "cachier-warmer"));
+
+        AssertSameGrants(expected, granted, "ClusterRole cachier-warmer (knative/warmer.yaml)");
+    }
+
+    [Theory]
+    [InlineData("list", "nodes", AllNamespaces)]
+    [InlineData("list", "pods", AllNamespaces)]
+    [InlineData("create", "pods", SomeNamespace)]
+    [InlineData("delete", "pods", SomeNamespace)]
+    [InlineData("list", Images, AllNamespaces)]
+    [InlineData("patch", Images + "/status", SomeNamespace)]
+    [InlineData("get", "deployments.apps", SomeNamespace)]
+    [InlineData("get", "revisions.serving.knative.dev", SomeNamespace)]
+    public async Task Warmer_may_list_nodes_run_pull_pods_and_report_image_status(string verb, string resource, string scope) =>
+        Assert.True(await CanAsync(WarmerUser, verb, resource, scope), $"cachier-warmer must be allowed to {verb} {resource} in {scope}");
+
+    [Theory]
+    [InlineData("get", "secrets", SomeNamespace)]
+    [InlineData("list", "secrets", AllNamespaces)]
+    [InlineData("create", "pods/exec", SomeNamespace)]
+    [InlineData("get", "nodes/proxy", AllNamespaces)]
+    [InlineData("update", "nodes", AllNamespaces)]
+    [InlineData("patch", "pods", SomeNamespace)]
+    [InlineData("create", Images, SomeNamespace)]
+    [InlineData("patch", Images, SomeNamespace)]
+    [InlineData("delete", Images, SomeNamespace)]
+    [InlineData("create", "serviceaccounts/token", SomeNamespace)]
+    [InlineData("list", "deployments.apps", AllNamespaces)]
+    public async Task Warmer_may_do_nothing_else(string verb, string resource, string scope) =>
+        Assert.False(await CanAsync(WarmerUser, verb, resource, scope), $"cachier-warmer must NOT be allowed to {verb} {resource} in {scope}");
+
+    [Theory]
+    [InlineData("watch", Images, AllNamespaces)]
+    [InlineData("watch", "nodes", AllNamespaces)]
+    [InlineData("watch", "pods", AllNamespaces)]
+    public async Task Warmer_source_may_watch_images_nodes_and_pods(string verb, string resource, string scope) =>
+        Assert.True(await CanAsync(WarmerSourceUser, verb, resource, scope), $"cachier-warmer-source must be allowed to {verb} {resource}");
+
     [Theory]
     [InlineData("cachier")]
     [InlineData("cachier-source")]
+    [InlineData("cachier-warmer")]
+    [InlineData("cachier-warmer-source")]
     public void Each_cluster_role_is_bound_to_the_service_account_of_its_name(string name)
     {
         var binding = Manifests.Find(cluster.Objects, "ClusterRoleBinding", name);

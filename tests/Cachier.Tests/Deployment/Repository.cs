@@ -11,6 +11,8 @@ internal static class Repository
 
     public static string ApiServerSourceYaml => Path.Combine(Root, "knative", "apiserversource.yaml");
 
+    public static string WarmerYaml => Path.Combine(Root, "knative", "warmer.yaml");
+
     public static string Dockerfile => Path.Combine(Root, "Dockerfile");
 
     public static string PublishScript => Path.Combine(Root, "scripts", "publish.sh");

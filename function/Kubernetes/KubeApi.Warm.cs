@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cachier.Domain;
+using Cachier.Reconcile;
+
+namespace Cachier.Kubernetes;
+
+/// <summary>The warmer's calls (<see cref="IWarmApi"/>): nodes, Images with their status, pull pods, owners.</summary>
+public sealed partial class KubeApi
+{
+    private static readonly MediaTypeHeaderValue JsonPatch = new("application/json-patch+json");
+
+    public async Task<IReadOnlyList<WarmNode>> ListNodesAsync(CancellationToken ct)
+    {
+        var nodes = new List<WarmNode>();
+        await foreach (var page in ListPagesAsync("/api/v1/nodes", null, ct))
+        {
+            nodes.AddRange(page.Select(n => Project(n, WarmResources.ReadNode, "/api/v1/nodes")));
+        }
+
+        return nodes;
+    }
+
+    public async IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var selector = string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector;
+        await foreach (var page in ListPagesAsync($"{ImagesRoot}/images", selector, ct))
+        {
+            yield return page.Select(i => Project(i, WarmResources.ReadImage, "images")).ToList();
+        }
+    }
+
+    public async Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct)
+    {
+        var pods = new List<PullPod>();
+        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), ct))
+        {
+            pods.AddRange(page.Select(WarmResources.ReadPullPod));
+        }
+
+        return pods;
+    }
+
+    public async Task<Scheduling?> GetSchedulingAsync(string ns, OwnerRef owner, CancellationToken ct)
+    {
+        var slash = owner.ApiVersion.IndexOf('/', StringComparison.Ordinal);
+        var (group, version) = slash < 0 ? ("", owner.ApiVersion) : (owner.ApiVersion[..slash], owner.ApiVersion[(slash + 1)..]);
+        if (!Names.IsDnsLabel(version) || (group.Length > 0 && !Names.IsDnsSubdomain(group)) || !Names.IsDnsSubdomain(owner.Name))
+        {
+            return null;
+        }
+
+        var plural = settings.FindKind(owner.ApiVersion, owner.Kind)?.Plural ?? ResourceKind.GuessPlural(owner.Kind);
+        var path = $"{new ResourceKind(owner.Kind, version, group, plural).CollectionPath(ns)}/{owner.Name}";
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden)
+        {
+            // Gone, or a kind the warmer may not read: the Image is warmed on every untainted node.
+            return null;
+        }
+
+        await EnsureSuccessAsync(response, "GET", path, ct);
+        using var doc = await ParseAsync(response, "GET", path, ct);
+        var uid = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("uid", out var u) ? u.GetString() : null;
+        return uid == owner.Uid ? WarmResources.ReadScheduling(doc.RootElement) : null;
+    }
+
+    public Task<WriteResult> CreatePullPodAsync(NewPullPod pod, CancellationToken ct) =>
+        WriteAsync(HttpMethod.Post, $"/api/v1/namespaces/{pod.Namespace}/pods",
+            Node(WarmResources.BuildPullPod(pod, settings.PullPodTemplate), Json), ct);
+
+    /// <summary>A graceful delete (the pod's 1 s grace): a force delete would leave the kubelet tearing down a pod whose
+    /// name a next pass may already reuse.</summary>
+    public Task<WriteResult> DeletePullPodAsync(PullPod pod, CancellationToken ct) =>
+        WriteAsync(HttpMethod.Delete, $"/api/v1/namespaces/{pod.Namespace}/pods/{pod.Name}",
+            Node(new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "DeleteOptions",
+                ["preconditions"] = new JsonObject { ["uid"] = pod.Uid },
+            }, Json), ct);
+
+    public Task<WriteResult> WriteStatusAsync(StatusWrite write, CancellationToken ct) =>
+        WriteAsync(HttpMethod.Patch, $"{ImagesRoot}/namespaces/{write.Namespace}/images/{write.Name}/status",
+            Node(WarmResources.BuildStatusPatch(write.Status), JsonPatch), ct);
+
+    /// <summary>A cluster-wide LIST, page by page, as JSON items.</summary>
+    private async IAsyncEnumerable<IReadOnlyList<JsonElement>> ListPagesAsync(string collection, string? labelSelector, [EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var path = PagePath(collection, labelSelector, token);
+            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+            await EnsureSuccessAsync(response, "LIST", path, ct);
+            using var doc = await ParseAsync(response, "LIST", path, ct);
+            var items = doc.RootElement.TryGetProperty("items", out var i) && i.ValueKind == JsonValueKind.Array
+                ? i.EnumerateArray().Select(e => e.Clone()).ToList()
+                : [];
+            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
+            token = NextPage(token, next, path);
+            yield return items;
+        }
+        while (!string.IsNullOrEmpty(token));
+    }
+
+    private static T Project<T>(JsonElement item, Func<JsonElement, T> read, string path)
+    {
+        try
+        {
+            return read(item);
+        }
+        catch (FormatException e)
+        {
+            throw new ApiException("LIST", path, 200, $"unreadable object: {e.Message}");
+        }
+    }
+
+    private static Body Node(JsonNode node, MediaTypeHeaderValue mediaType) =>
+        new(Encoding.UTF8.GetBytes(node.ToJsonString()), mediaType);
+}

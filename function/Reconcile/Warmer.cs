@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Cachier.Domain;
+
+namespace Cachier.Reconcile;
+
+/// <summary>What one warm pass did.</summary>
+public sealed record WarmSummary(
+    string Result,
+    int Nodes,
+    int Images,
+    int PodsCreated,
+    int PodsDeleted,
+    int StatusesWritten,
+    int Failed,
+    IReadOnlyList<string> Failures,
+    double DurationMs,
+    bool Joined = false)
+{
+    public const string Completed = "completed";
+
+    /// <summary>Some writes failed transiently: the sender should redeliver.</summary>
+    public const string Partial = "partial";
+
+    /// <summary>The pass could not read the cluster, transiently: the sender should redeliver.</summary>
+    public const string Unavailable = "unavailable";
+
+    /// <summary>A permanent API error (RBAC): an operator must act.</summary>
+    public const string Error = "error";
+}
+
+/// <summary>
+/// The Image implementation (SPEC section 11), level-based: every trigger (an Image, Node or pull pod event, a
+/// ping) runs one pass over the whole cluster: LIST nodes, pull pods and Images, GET each distinct owner's
+/// scheduling, plan (pure), then delete finished pull pods, create the needed ones and write the statuses that
+/// changed. A pass never waits for a pull: the pull pods' own events carry the work forward.
+/// Triggers that arrive while a pass runs are served by one next pass, which starts after they arrived.
+/// </summary>
+public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider time, ILogger<Warmer> logger, IHostApplicationLifetime lifetime)
+{
+    private const int MaxReportedFailures = 20;
+    private readonly SemaphoreSlim _one = new(1, 1);
+    private long _requested;
+    private long _covered;
+    private WarmSummary? _last;
+
+    public async Task<WarmSummary> RunAsync(CancellationToken ct)
+    {
+        var ticket = Interlocked.Increment(ref _requested);
+        await _one.WaitAsync(ct);
+        try
+        {
+            if (_covered >= ticket && _last is { } done)
+            {
+                return done with { Joined = true };
+            }
+
+            var covers = Interlocked.Read(ref _requested);
+            // The pass outlives the request that triggered it: a sender's timeout must not leave it half-done.
+            var summary = await PassAsync(lifetime.ApplicationStopping);
+            (_covered, _last) = (covers, summary);
+            return summary;
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    private async Task<WarmSummary> PassAsync(CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var failures = new ConcurrentQueue<string>();
+        int nodes = 0, images = 0, created = 0, deleted = 0, written = 0;
+        string result;
+        try
+        {
+            var now = time.GetUtcNow();
+            var nodeList = await api.ListNodesAsync(ct);
+            var pods = await api.ListPullPodsAsync(ct);
+            var targets = new List<WarmTarget>();
+            await foreach (var page in api.ListImagesToWarmAsync(ct))
+            {
+                targets.AddRange(page);
+            }
+
+            var warm = await WithSchedulingAsync(targets, ct);
+            (nodes, images) = (nodeList.Count, warm.Count);
+            var plan = WarmPlanner.Plan(now, nodeList, warm, pods, settings.Limits);
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct };
+
+            // Finished pods first: they free the per-node and cluster bounds the new ones count against.
+            await Parallel.ForEachAsync(plan.Delete, parallel, async (pod, token) =>
+            {
+                if (await TryAsync(() => api.DeletePullPodAsync(pod, token), $"delete pull pod {pod.Namespace}/{pod.Name}", failures) is not null)
+                {
+                    Interlocked.Increment(ref deleted);
+                }
+            });
+
+            var refused = new ConcurrentDictionary<(string, string, string, string), string>();
+            await Parallel.ForEachAsync(plan.Create, parallel, async (pod, token) =>
+            {
+                try
+                {
+                    if (await api.CreatePullPodAsync(pod, token) == WriteResult.Done)
+                    {
+                        Interlocked.Increment(ref created);
+                    }
+                }
+                catch (ApiException e) when (!e.IsTransient)
+                {
+                    // Quota, Pod Security or admission said no: a failure of these pulls, retried with backoff.
+                    foreach (var image in pod.Images)
+                    {
+                        refused[(pod.Namespace, pod.Node, pod.Credentials.Key, image)] = e.Message.Length > 200 ? e.Message[..200] + "..." : e.Message;
+                    }
+                }
+                catch (ApiException e)
+                {
+                    failures.Enqueue($"create pull pod {pod.Namespace}/{pod.Name}: {e.Message}");
+                }
+            });
+
+            var statuses = refused.IsEmpty
+                ? plan.Statuses
+                : WarmPlanner.Plan(now, nodeList, warm, pods, settings.Limits, refused).Statuses;
+            await Parallel.ForEachAsync(statuses, parallel, async (write, token) =>
+            {
+                if (await TryAsync(() => api.WriteStatusAsync(write, token), $"status of Image {write.Namespace}/{write.Name}", failures) == WriteResult.Done)
+                {
+                    Interlocked.Increment(ref written);
+                }
+            });
+            result = failures.IsEmpty ? WarmSummary.Completed : WarmSummary.Partial;
+        }
+        catch (ApiException e)
+        {
+            failures.Enqueue(e.Message);
+            result = e.IsTransient ? WarmSummary.Unavailable : WarmSummary.Error;
+        }
+
+        var duration = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);
+        Log.Warmed(logger, result, nodes, images, created, deleted, written, failures.Count, duration);
+        return new WarmSummary(result, nodes, images, created, deleted, written, failures.Count, failures.Take(MaxReportedFailures).ToList(), duration);
+    }
+
+    /// <summary>Each distinct owner is read once per pass, in parallel.</summary>
+    private async Task<List<WarmImage>> WithSchedulingAsync(List<WarmTarget> targets, CancellationToken ct)
+    {
+        var owners = new ConcurrentDictionary<(string, string), Scheduling?>();
+        var distinct = targets.Where(t => t.Owner is not null).DistinctBy(t => (t.Image.Namespace, t.Owner!.Uid)).ToList();
+        await Parallel.ForEachAsync(distinct, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
+            async (t, token) => owners[(t.Image.Namespace, t.Owner!.Uid)] = await api.GetSchedulingAsync(t.Image.Namespace, t.Owner!, token));
+        return targets
+            .Select(t => t.Image with { Scheduling = t.Owner is null ? null : owners.GetValueOrDefault((t.Image.Namespace, t.Owner.Uid)) })
+            .ToList();
+    }
+
+    private static async Task<WriteResult?> TryAsync(Func<Task<WriteResult>> write, string what, ConcurrentQueue<string> failures)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (ApiException e)
+        {
+            failures.Enqueue($"{what}: {e.Message}");
+            return null;
+        }
+    }
+}
