@@ -77,16 +77,18 @@ internal static class WarmBench
             foreach (var line in (await Ctr.RunAsync(socket, "containers ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1))
             {
                 var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                // Containers of pods already deleted, which the kubelet would remove only at its next garbage collection:
+                // their snapshots would let the next "pull" skip the layers.
                 if (fields.Length > 1 && fields[1].Contains(repository, StringComparison.Ordinal))
                 {
+                    await Ctr.TryRunAsync(socket, $"tasks rm -f {fields[0]}");
                     await Ctr.TryRunAsync(socket, $"containers rm {fields[0]}");
                 }
             }
 
-            foreach (var reference in (await Ctr.RunAsync(socket, "images ls -q")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Where(r => r.Contains(repository, StringComparison.Ordinal)))
+            foreach (var reference in Ctr.ReferencesOf(await Ctr.RunAsync(socket, "images ls"), repository))
             {
-                await Ctr.TryRunAsync(socket, $"images rm --sync {reference.Trim()}");
+                await Ctr.TryRunAsync(socket, $"images rm --sync {reference}");
             }
         }
 
@@ -177,6 +179,23 @@ internal static class AuditLog
 
 internal static class Ctr
 {
+    /// <summary>
+    /// From <c>ctr images ls</c>: every reference to the images of <paramref name="repository"/>, including the CRI's
+    /// image-id reference (<c>sha256:...</c>), which holds the content too, and image-id references left without a name.
+    /// </summary>
+    public static IEnumerable<string> ReferencesOf(string listing, string repository)
+    {
+        var rows = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length > 2)
+            .Select(f => (Ref: f[0], Digest: f[2]))
+            .ToList();
+        var targets = rows.Where(r => r.Ref.Contains(repository, StringComparison.Ordinal)).Select(r => r.Digest).ToHashSet();
+        var named = rows.Where(r => !r.Ref.StartsWith("sha256:", StringComparison.Ordinal)).Select(r => r.Digest).ToHashSet();
+        return rows.Where(r => targets.Contains(r.Digest) || (r.Ref.StartsWith("sha256:", StringComparison.Ordinal) && !named.Contains(r.Digest)))
+            .Select(r => r.Ref);
+    }
+
     public static async Task<string> RunAsync(string socket, string arguments)
     {
         var (code, stdout, stderr) = await TryRunAsync(socket, arguments);
@@ -242,7 +261,7 @@ internal sealed class Api : IDisposable
     {
         var clock = Stopwatch.StartNew();
         while ((await GetAsync("/api/v1/nodes"))["items"]!.AsArray()
-            .Any(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(name => (string?)name == image)) == true))
+            .Any(n => n!["status"]?["images"]?.AsArray().Any(i => i?["names"]?.AsArray().Any(name => (string?)name == image) == true) == true))
         {
             if (clock.Elapsed > bound)
             {

@@ -274,10 +274,16 @@ public sealed class WarmerNodeTests(NodeLab lab)
                 .Select(f => f[0]);
             foreach (var id in containers)
             {
+                // Their snapshots would let the next "pull" skip the layers; the kubelet removes them only at its next GC.
+                await TryCtrAsync(socket, $"tasks rm -f {id}");
                 await TryCtrAsync(socket, $"containers rm {id}");
             }
 
-            foreach (var reference in (await ImagesOnNodeAsync(socket)).Where(r => r.Contains(repository, StringComparison.Ordinal)))
+            // Every reference that holds the image's content: its names and the CRI's image-id reference (sha256:...).
+            var rows = (await NodeLab.CtrAsync(socket, "images ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length > 2).Select(f => (Ref: f[0], Digest: f[2])).ToList();
+            var digests = rows.Where(r => r.Ref.Contains(repository, StringComparison.Ordinal)).Select(r => r.Digest).ToHashSet();
+            foreach (var (reference, _) in rows.Where(r => digests.Contains(r.Digest)))
             {
                 await TryCtrAsync(socket, $"images rm --sync {reference}");
             }
