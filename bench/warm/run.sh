@@ -68,6 +68,7 @@ dotnet "$OUT/lab/cachier-lab.dll" source --sink http://127.0.0.1:18182/ \
   --resource 'v1/pods?app.kubernetes.io/managed-by=cachier-warmer' --ping-every 5m >"$OUT/source-warmer.log" 2>&1 &
 pids+=($!)
 
+kubectl get namespaces -o name | grep '^namespace/warm-bench-' | xargs -r kubectl delete --wait=false >/dev/null # an interrupted run's
 echo "== measuring ($RUNS runs of a, b, c)"
 dotnet "$OUT/bench/cachier-bench-warm.dll" "$RUNS" "$OUT/results.md"
 

@@ -139,6 +139,65 @@ public sealed class NodeLab
             : throw new InvalidOperationException($"ctr {arguments} exited {process.ExitCode}: {await stderr}");
     }
 
+    /// <summary>
+    /// Makes the next pull of <paramref name="repository"/> a real one on every node: removes the containers that
+    /// hold its layers (of pods already gone) and every reference to it, through containerd.
+    /// </summary>
+    public async Task RemoveImageAsync(string repository, bool waitForNodeLists = true)
+    {
+        foreach (var socket in ContainerdSockets)
+        {
+            var containers = (await CtrAsync(socket, "containers ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length > 1 && f[1].Contains(repository, StringComparison.Ordinal))
+                .Select(f => f[0]);
+            foreach (var id in containers)
+            {
+                // Their snapshots would let the next "pull" skip the layers; the kubelet removes them only at its next GC.
+                await TryCtrAsync(socket, $"tasks rm -f {id}");
+                await TryCtrAsync(socket, $"containers rm {id}");
+            }
+
+            // Every reference that holds the image's content: its names and the CRI's image-id reference (sha256:...).
+            var rows = (await CtrAsync(socket, "images ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length > 2).Select(f => (Ref: f[0], Digest: f[2])).ToList();
+            var digests = rows.Where(r => r.Ref.Contains(repository, StringComparison.Ordinal)).Select(r => r.Digest).ToHashSet();
+            foreach (var (reference, _) in rows.Where(r => digests.Contains(r.Digest)))
+            {
+                await TryCtrAsync(socket, $"images rm --sync {reference}");
+            }
+        }
+
+        // The warmer skips a node that lists the image; the kubelet's list trails the runtime by up to a minute or so.
+        var clock = Stopwatch.StartNew();
+        while (waitForNodeLists)
+        {
+            var names = (await Admin.RunAsync("get nodes -o jsonpath={.items[*].status.images[*].names}")).Split([' ', '[', ']', ',', '"'], StringSplitOptions.RemoveEmptyEntries);
+            if (!names.Any(n => n.Contains(repository, StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            if (clock.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                throw new TimeoutException($"a node still lists {repository} after 3 minutes");
+            }
+        }
+
+        static async Task TryCtrAsync(string socket, string arguments)
+        {
+            try
+            {
+                await CtrAsync(socket, arguments);
+            }
+            catch (InvalidOperationException)
+            {
+                // A container still running or already gone: the pull may then be shorter, never wrong.
+            }
+        }
+    }
+
+
     private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
     private static string[] List(string name) =>

@@ -62,6 +62,8 @@ public sealed class NodeLabTests(NodeLab lab)
         await lab.Admin.RunAsync(
             $"create secret docker-registry regcred -n {ns} --docker-server={lab.PrivateRegistry} --docker-username={user} --docker-password={password}");
 
+        // Another test may have pulled it with its secret: a node that has the image serves it to any pod (IfNotPresent).
+        await lab.RemoveImageAsync("private/busybox", waitForNodeLists: false);
         await lab.Admin.ApplyAsync(NodeLab.Pod(ns, "without", lab.Nodes[0], image));
         var failed = await lab.WaitPodAsync(ns, "without", p =>
             (string?)p["status"]?["containerStatuses"]?[0]?["state"]?["waiting"]?["reason"] is "ErrImagePull" or "ImagePullBackOff");

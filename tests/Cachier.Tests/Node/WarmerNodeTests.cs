@@ -28,7 +28,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     {
         var ns = await lab.NamespaceAsync();
         var image = $"{lab.SlowRegistry}/lab/large:1";
-        await RemoveFromNodesAsync("lab/large");
+        await lab.RemoveImageAsync("lab/large");
         await using var warmer = await WarmerHost.StartAsync(lab, ns);
 
         await CreateImageAsync(ns, "large", image);
@@ -47,8 +47,8 @@ public sealed class WarmerNodeTests(NodeLab lab)
     public async Task Two_images_of_one_namespace_with_the_same_credentials_share_one_pull_pod()
     {
         var ns = await lab.NamespaceAsync();
-        await RemoveFromNodesAsync("lab/large");
-        await RemoveFromNodesAsync($"{lab.SlowRegistry}/lab/busybox");
+        await lab.RemoveImageAsync("lab/large");
+        await lab.RemoveImageAsync($"{lab.SlowRegistry}/lab/busybox");
         await using var warmer = await WarmerHost.StartAsync(lab, ns, start: false);
 
         // Both Images exist before the first pass, which plans them together.
@@ -99,7 +99,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     {
         var ns = await lab.NamespaceAsync();
         var image = $"{lab.PrivateRegistry}/private/busybox:1";
-        await RemoveFromNodesAsync("private/busybox");
+        await lab.RemoveImageAsync("private/busybox");
         var (user, password) = (lab.PrivateRegistryAuth.Split(':', 2)[0], lab.PrivateRegistryAuth.Split(':', 2)[1]);
         await lab.Admin.RunAsync($"create secret docker-registry regcred -n {ns} --docker-server={lab.PrivateRegistry} --docker-username={user} --docker-password={password}");
         await using var warmer = await WarmerHost.StartAsync(lab, ns);
@@ -128,7 +128,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         var ns = await lab.NamespaceAsync();
         var chosen = lab.Nodes[^1];
         var image = $"{lab.SlowRegistry}/lab/busybox:1";
-        await RemoveFromNodesAsync($"{lab.SlowRegistry}/lab/busybox");
+        await lab.RemoveImageAsync($"{lab.SlowRegistry}/lab/busybox");
         await lab.Admin.ApplyAsync($$$"""
             apiVersion: apps/v1
             kind: Deployment
@@ -180,7 +180,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     public async Task Deleting_an_Image_while_it_pulls_stops_its_pull_pods()
     {
         var ns = await lab.NamespaceAsync();
-        await RemoveFromNodesAsync("lab/large");
+        await lab.RemoveImageAsync("lab/large");
         await using var warmer = await WarmerHost.StartAsync(lab, ns);
 
         await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
@@ -194,7 +194,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     public async Task A_warmer_restarted_mid_pull_converges()
     {
         var ns = await lab.NamespaceAsync();
-        await RemoveFromNodesAsync("lab/large");
+        await lab.RemoveImageAsync("lab/large");
         await using (var first = await WarmerHost.StartAsync(lab, ns))
         {
             await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
@@ -259,55 +259,6 @@ public sealed class WarmerNodeTests(NodeLab lab)
     /// <summary>The image references a node's containerd holds (CRI namespace).</summary>
     private static async Task<HashSet<string>> ImagesOnNodeAsync(string socket) =>
         (await NodeLab.CtrAsync(socket, "images ls -q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
-
-    /// <summary>
-    /// Makes the next pull of <paramref name="repository"/> a real one on every node: removes the containers that
-    /// hold its layers (of pods already gone) and every reference to it, through containerd.
-    /// </summary>
-    private async Task RemoveFromNodesAsync(string repository)
-    {
-        foreach (var socket in lab.ContainerdSockets)
-        {
-            var containers = (await NodeLab.CtrAsync(socket, "containers ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
-                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                .Where(f => f.Length > 1 && f[1].Contains(repository, StringComparison.Ordinal))
-                .Select(f => f[0]);
-            foreach (var id in containers)
-            {
-                // Their snapshots would let the next "pull" skip the layers; the kubelet removes them only at its next GC.
-                await TryCtrAsync(socket, $"tasks rm -f {id}");
-                await TryCtrAsync(socket, $"containers rm {id}");
-            }
-
-            // Every reference that holds the image's content: its names and the CRI's image-id reference (sha256:...).
-            var rows = (await NodeLab.CtrAsync(socket, "images ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
-                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length > 2).Select(f => (Ref: f[0], Digest: f[2])).ToList();
-            var digests = rows.Where(r => r.Ref.Contains(repository, StringComparison.Ordinal)).Select(r => r.Digest).ToHashSet();
-            foreach (var (reference, _) in rows.Where(r => digests.Contains(r.Digest)))
-            {
-                await TryCtrAsync(socket, $"images rm --sync {reference}");
-            }
-        }
-
-        // The warmer skips a node that lists the image; the kubelet's list trails the runtime by up to a minute or so.
-        await WaitAsync(async () =>
-        {
-            var nodes = (await lab.Admin.RunAsync("get nodes -o jsonpath={.items[*].status.images[*].names}")).Split([' ', '[', ']', ',', '"'], StringSplitOptions.RemoveEmptyEntries);
-            return nodes.Any(n => n.Contains(repository, StringComparison.Ordinal)) ? null : (bool?)true;
-        }, TimeSpan.FromMinutes(3), $"no node listing {repository}");
-
-        static async Task TryCtrAsync(string socket, string arguments)
-        {
-            try
-            {
-                await NodeLab.CtrAsync(socket, arguments);
-            }
-            catch (InvalidOperationException)
-            {
-                // A container still running or already gone: the pull may then be shorter, never wrong.
-            }
-        }
-    }
 
     /// <summary>Polls <paramref name="probe"/> until it returns a value; each probe (a kubectl or ctr call) paces the next.</summary>
     private static async Task<T> WaitAsync<T>(Func<Task<T?>> probe, TimeSpan bound, string what)
