@@ -54,7 +54,6 @@ public static class Extensions
         services.AddSingleton<KubeApi>();
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Warmer>();
         services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity));
         services.AddSingleton<KeyedLock>();

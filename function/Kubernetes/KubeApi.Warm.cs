@@ -17,29 +17,25 @@ public sealed partial class KubeApi
     public async Task<IReadOnlyList<WarmNode>> ListNodesAsync(CancellationToken ct)
     {
         var nodes = new List<WarmNode>();
-        await foreach (var page in ListPagesAsync("/api/v1/nodes", null, ct))
+        await foreach (var page in ListPagesAsync("/api/v1/nodes", null, WarmResources.ReadNode, ct))
         {
-            nodes.AddRange(page.Select(n => Project(n, WarmResources.ReadNode, "/api/v1/nodes")));
+            nodes.AddRange(page);
         }
 
         return nodes;
     }
 
-    public async IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync([EnumeratorCancellation] CancellationToken ct)
-    {
-        var selector = string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector;
-        await foreach (var page in ListPagesAsync($"{ImagesRoot}/images", selector, ct))
-        {
-            yield return page.Select(i => Project(i, WarmResources.ReadImage, "images")).ToList();
-        }
-    }
+    public IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct) =>
+        ListPagesAsync($"{ImagesRoot}/images",
+            string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector,
+            WarmResources.ReadImage, ct);
 
     public async Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct)
     {
         var pods = new List<PullPod>();
-        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), ct))
+        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), WarmResources.ReadPullPod, ct))
         {
-            pods.AddRange(page.Select(WarmResources.ReadPullPod));
+            pods.AddRange(page);
         }
 
         return pods;
@@ -87,38 +83,6 @@ public sealed partial class KubeApi
     public Task<WriteResult> WriteStatusAsync(StatusWrite write, CancellationToken ct) =>
         WriteAsync(HttpMethod.Patch, $"{ImagesRoot}/namespaces/{write.Namespace}/images/{write.Name}/status",
             Node(WarmResources.BuildStatusPatch(write.Status), JsonPatch), ct);
-
-    /// <summary>A cluster-wide LIST, page by page, as JSON items.</summary>
-    private async IAsyncEnumerable<IReadOnlyList<JsonElement>> ListPagesAsync(string collection, string? labelSelector, [EnumeratorCancellation] CancellationToken ct)
-    {
-        string? token = null;
-        do
-        {
-            var path = PagePath(collection, labelSelector, token);
-            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
-            await EnsureSuccessAsync(response, "LIST", path, ct);
-            using var doc = await ParseAsync(response, "LIST", path, ct);
-            var items = doc.RootElement.TryGetProperty("items", out var i) && i.ValueKind == JsonValueKind.Array
-                ? i.EnumerateArray().Select(e => e.Clone()).ToList()
-                : [];
-            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
-            token = NextPage(token, next, path);
-            yield return items;
-        }
-        while (!string.IsNullOrEmpty(token));
-    }
-
-    private static T Project<T>(JsonElement item, Func<JsonElement, T> read, string path)
-    {
-        try
-        {
-            return read(item);
-        }
-        catch (FormatException e)
-        {
-            throw new ApiException("LIST", path, 200, $"unreadable object: {e.Message}");
-        }
-    }
 
     private static Body Node(JsonNode node, MediaTypeHeaderValue mediaType) =>
         new(Encoding.UTF8.GetBytes(node.ToJsonString()), mediaType);

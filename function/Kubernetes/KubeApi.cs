@@ -83,27 +83,8 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
             Content(options, WireJson.Default.DeleteOptions, Json), ct);
     }
 
-    public async IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, [EnumeratorCancellation] CancellationToken ct)
-    {
-        string? token = null;
-        do
-        {
-            var path = PagePath(kind.CollectionPath(), null, token);
-            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
-            await EnsureSuccessAsync(response, "LIST", path, ct);
-            using var doc = await ParseAsync(response, "LIST", path, ct);
-            var page = new List<Workload>();
-            if (doc.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
-            {
-                page.AddRange(items.EnumerateArray().Select(item => Read(item, kind, "LIST", path)));
-            }
-
-            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
-            token = NextPage(token, next, path);
-            yield return page;
-        }
-        while (!string.IsNullOrEmpty(token));
-    }
+    public IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, CancellationToken ct) =>
+        ListPagesAsync(kind.CollectionPath(), null, item => WorkloadReader.Read(item, kind), ct);
 
     public async IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync([EnumeratorCancellation] CancellationToken ct)
     {
@@ -113,6 +94,40 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
             var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", token), null, WireJson.Default.ImageList, ct);
             token = NextPage(token, list.Metadata?.Continue, "LIST images");
             yield return list.Items.Select(ToState).ToList();
+        }
+        while (!string.IsNullOrEmpty(token));
+    }
+
+    /// <summary>
+    /// A cluster-wide LIST, page by page, each item read while its page is parsed. An item the reader cannot read
+    /// (<see cref="FormatException"/>) fails the LIST: it is an answer Cachier did not expect.
+    /// </summary>
+    private async IAsyncEnumerable<IReadOnlyList<T>> ListPagesAsync<T>(string collection, string? labelSelector, Func<JsonElement, T> read,
+        [EnumeratorCancellation] CancellationToken ct)
+    {
+        string? token = null;
+        do
+        {
+            var path = PagePath(collection, labelSelector, token);
+            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+            await EnsureSuccessAsync(response, "LIST", path, ct);
+            using var doc = await ParseAsync(response, "LIST", path, ct);
+            var page = new List<T>();
+            if (doc.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
+            {
+                try
+                {
+                    page.AddRange(items.EnumerateArray().Select(read));
+                }
+                catch (FormatException e)
+                {
+                    throw new ApiException("LIST", path, 200, $"unreadable object: {e.Message}");
+                }
+            }
+
+            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
+            token = NextPage(token, next, path);
+            yield return page;
         }
         while (!string.IsNullOrEmpty(token));
     }

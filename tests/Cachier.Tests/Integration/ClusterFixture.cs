@@ -50,11 +50,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
-        var admin = await File.ReadAllLinesAsync(Admin.Kubeconfig);
-        string AdminValue(string key) =>
-            admin.Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
-        Server = AdminValue("server");
-        CaData = AdminValue("certificate-authority-data");
+        Server = AdminValue(Admin.Kubeconfig, "server");
+        CaData = AdminValue(Admin.Kubeconfig, "certificate-authority-data");
         CachierKubeconfig = WriteKubeconfig($"{{token: {token}}}");
     }
 
@@ -62,15 +59,18 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// A new kubeconfig for this cluster with the given user entry (YAML flow mapping, such as <c>{token: ...}</c>),
     /// trusting <paramref name="caData"/> (base64 PEM; default: the cluster CA).
     /// </summary>
-    public string WriteKubeconfig(string user, string? caData = null)
+    public string WriteKubeconfig(string user, string? caData = null) =>
+        WriteKubeconfig(Server, caData ?? CaData, user, Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}"));
+
+    /// <summary>A kubeconfig at <paramref name="path"/> for <paramref name="server"/> with one user entry (YAML flow mapping).</summary>
+    public static string WriteKubeconfig(string server, string caData, string user, string path)
     {
-        var path = Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}");
         File.WriteAllText(path, $$"""
             apiVersion: v1
             kind: Config
             clusters:
             - name: local
-              cluster: {server: '{{Server}}', certificate-authority-data: {{caData ?? CaData}}}
+              cluster: {server: '{{server}}', certificate-authority-data: {{caData}}}
             users:
             - name: u
               user: {{user}}
@@ -81,6 +81,10 @@ public sealed class ClusterFixture : IAsyncLifetime
             """);
         return path;
     }
+
+    /// <summary>A value of an admin kubeconfig as local-cluster.sh writes it (<c>server</c>, <c>certificate-authority-data</c>).</summary>
+    public static string AdminValue(string adminKubeconfig, string key) =>
+        File.ReadLines(adminKubeconfig).Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
 
     public Task DisposeAsync()
     {

@@ -368,24 +368,9 @@ public sealed class WarmerNodeTests(NodeLab lab)
             await lab.Admin.RunAsync($"apply -f {Path.Combine(ClusterFixture.RepoRoot, "knative", "warmer.yaml")}");
             await lab.Admin.WaitUntilAllowedAsync("system:serviceaccount:cachier-system:cachier-warmer", "create", "pods");
             var token = (await lab.Admin.RunAsync("create token cachier-warmer -n cachier-system --duration=2h")).Trim();
-            var admin = await File.ReadAllLinesAsync(lab.Admin.Kubeconfig);
-            string Value(string key) => admin.Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
-            var path = Path.Combine(Path.GetTempPath(), $"cachier-warmer-{Guid.NewGuid():N}.kubeconfig");
-            await File.WriteAllTextAsync(path, $$"""
-                apiVersion: v1
-                kind: Config
-                clusters:
-                - name: local
-                  cluster: {server: '{{Value("server")}}', certificate-authority-data: {{Value("certificate-authority-data")}}}
-                users:
-                - name: warmer
-                  user: {token: {{token}}}
-                contexts:
-                - name: c
-                  context: {cluster: local, user: warmer}
-                current-context: c
-                """);
-            return path;
+            var admin = lab.Admin.Kubeconfig;
+            return ClusterFixture.WriteKubeconfig(ClusterFixture.AdminValue(admin, "server"), ClusterFixture.AdminValue(admin, "certificate-authority-data"),
+                $"{{token: {token}}}", Path.Combine(Path.GetTempPath(), $"cachier-warmer-{Guid.NewGuid():N}.kubeconfig"));
         }
     }
 }

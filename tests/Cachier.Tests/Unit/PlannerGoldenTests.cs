@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cachier.Domain;
 using Cachier.Kubernetes;
+using Cachier.Tests.Support;
 
 namespace Cachier.Tests.Unit;
 
@@ -12,18 +13,9 @@ namespace Cachier.Tests.Unit;
 /// </summary>
 public class PlannerGoldenTests
 {
-    private static readonly string Root = Path.Combine(AppContext.BaseDirectory, "testassets", "planner");
+    private static readonly string Root = GoldenCases.Root("planner");
 
-    public static TheoryData<string> Cases()
-    {
-        var cases = new TheoryData<string>();
-        foreach (var directory in Directory.EnumerateDirectories(Root).Order(StringComparer.Ordinal))
-        {
-            cases.Add(Path.GetFileName(directory));
-        }
-
-        return cases;
-    }
+    public static TheoryData<string> Cases() => GoldenCases.In(Root);
 
     [Theory]
     [MemberData(nameof(Cases))]

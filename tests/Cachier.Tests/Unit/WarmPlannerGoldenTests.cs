@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cachier.Domain;
 using Cachier.Kubernetes;
+using Cachier.Tests.Support;
 
 namespace Cachier.Tests.Unit;
 
@@ -15,21 +16,12 @@ namespace Cachier.Tests.Unit;
 /// </summary>
 public class WarmPlannerGoldenTests
 {
-    private static readonly string Root = Path.Combine(AppContext.BaseDirectory, "testassets", "warm");
+    private static readonly string Root = GoldenCases.Root("warm");
 
     /// <summary>The defaults of <c>Cachier:Warmer</c>, written out here rather than read from the product.</summary>
     private static readonly PullPodTemplate DefaultTemplate = new("busybox:1.36-musl", ["/bin/cp", "/bin/true", "/warm/true"], 65532, TimeSpan.FromMinutes(10), PullPodTemplate.ScopeOf(null));
 
-    public static TheoryData<string> Cases()
-    {
-        var cases = new TheoryData<string>();
-        foreach (var directory in Directory.EnumerateDirectories(Root).Order(StringComparer.Ordinal))
-        {
-            cases.Add(Path.GetFileName(directory));
-        }
-
-        return cases;
-    }
+    public static TheoryData<string> Cases() => GoldenCases.In(Root);
 
     [Theory]
     [MemberData(nameof(Cases))]
