@@ -186,8 +186,7 @@ public static class ManifestSet
                 """
                 The watched kinds, Kind.version.group[/plural], comma-separated. Generated together with the
                 ClusterRoles and the ApiServerSource from one list: change it with `cachier manifests --resource=...`.
-                On Kubernetes < 1.21 (no batch/v1 CronJob) Cachier logs and skips CronJob.v1.batch.
-                """.TrimEnd()
+                """.TrimEnd() + (o.Kinds.Any(IsCronJobV1) ? "\nOn Kubernetes < 1.21 (no batch/v1 CronJob) Cachier logs and skips CronJob.v1.batch." : "")
             },
             {
                 Env("Cachier__Authentication__Audience", ServiceAudience(ns, Name)),
@@ -215,6 +214,8 @@ public static class ManifestSet
         };
     }
 
+    private static bool IsCronJobV1(ResourceKind k) => k is { Group: "batch", Version: "v1", Kind: "CronJob" };
+
     private static List<YamlDocument> Sources(ManifestOptions o)
     {
         var ns = o.Namespace;
@@ -222,7 +223,7 @@ public static class ManifestSet
         foreach (var k in o.Kinds)
         {
             resources.Add(new YamlMap { { "apiVersion", k.ApiVersion }, { "kind", k.Kind } },
-                k is { Group: "batch", Version: "v1", Kind: "CronJob" }
+                IsCronJobV1(k)
                     ? "batch/v1 CronJob needs Kubernetes >= 1.21; on older clusters leave it out of --resource\n(the adapter cannot watch a version the API server does not serve)."
                     : null);
         }
