@@ -4,7 +4,7 @@
 #     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u -d @"$(git log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%SZ)" .
 #
 # Without Docker, scripts/image.sh builds the same image (binary, user, entry point, environment, ports, labels) on a
-# base of Debian packages and pushes it; a test (ImageDefinitionTests) keeps the two definitions equal.
+# base of Debian packages and pushes it; a test (ShippedImageTests) keeps the two definitions equal.
 #
 # The publish targets linux-x64 (Native AOT does not cross-compile to another CPU architecture
 # from this image), hence --platform linux/amd64 on arm64 machines.

@@ -142,21 +142,25 @@ main() {
   epoch="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)"
   created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
 
-  rm -rf "$LAYOUT" "$ROOT/artifacts/image/app"
+  local bundle="$ROOT/artifacts/image/bundle"
+  rm -rf "$LAYOUT" "$bundle"
   mkdir -p "$(dirname "$LAYOUT")"
   cp -a "$BASE/oci" "$LAYOUT"
-  app="$ROOT/artifacts/image/app"
+  # unpack + repack (umoci insert of this version ends the layer's tar early, without the last padding).
+  umoci unpack --image "$LAYOUT:base" "$bundle" >&2
+  app="$bundle/rootfs/app"
   mkdir -p "$app"
   # Only the binary and its settings, as the Dockerfile's COPY (root-owned, modes kept).
   install -o 0 -g 0 -m 0755 "$PUBLISH_DIR/cachier" "$app/cachier"
   install -o 0 -g 0 -m 0644 "$PUBLISH_DIR/appsettings.json" "$app/appsettings.json"
   touch -h -d "@$epoch" "$app" "$app"/*
-  umoci insert --image "$LAYOUT:base" --tag "$TAG" --history.created "$created" \
-    --history.created_by "COPY --from=build /app/cachier /app/appsettings.json /app/" "$app" /app >&2
+  touch -h -d @0 "$bundle/rootfs"
+  umoci repack --image "$LAYOUT:$TAG" --history.created "$created" \
+    --history.created_by "COPY --from=build /app/cachier /app/appsettings.json /app/" "$bundle" >&2
 
   # CONFIG: the Dockerfile's runtime stage (WORKDIR, USER, ENV, EXPOSE, ENTRYPOINT, LABEL) plus the environment its
   # base image sets (APP_UID, DOTNET_RUNNING_IN_CONTAINER, DOTNET_SYSTEM_GLOBALIZATION_INVARIANT, PATH).
-  # A test (ImageDefinitionTests) compares the two.
+  # A test (ShippedImageTests) compares the two.
   umoci config --image "$LAYOUT:$TAG" --no-history --created "$created" --architecture amd64 --os linux \
     --config.workingdir /app \
     --config.user "$APP_UID" \
@@ -177,7 +181,7 @@ main() {
     --config.label "org.opencontainers.image.source=$source" \
     --config.label "org.opencontainers.image.created=$created"
   umoci gc --layout "$LAYOUT"
-  rm -rf "$app"
+  rm -rf "$bundle"
   info "built $LAYOUT:$TAG in $((SECONDS - started)) s ($(du -sh "$LAYOUT" | cut -f1) compressed)"
 
   if [[ -z $registry ]]; then
