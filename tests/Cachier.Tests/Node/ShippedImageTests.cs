@@ -94,59 +94,104 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
     [NodeFact]
     public async Task The_image_runs_the_knative_pod_template_on_the_node_and_turns_the_stand_ins_events_into_Images()
     {
-        var admin = lab.Admin;
-        await admin.RunAsync($"apply -f {Path.Combine(ClusterFixture.RepoRoot, "knative", "service.yaml")}");
-        var template = (await admin.GetAsync("services.serving.knative.dev/cachier", SystemNamespace))["spec"]!["template"]!.AsObject();
-        var port = FreeLoopbackPort();
-        var api = new Uri(ClusterFixture.AdminValue(admin.Kubeconfig, "server"));
-        var deployment = PlainDeployment(template, image.Reference, port, api);
-        var env = Env(template);
-        var sender = env["Cachier__Authentication__AllowedSubjects"].Split(',')[0].Split(':');
         var ns = await lab.NamespaceAsync();
+        await using var served = await ServeAsync("service.yaml", "cachier");
+        await using var source = await served.SourceAsync("--namespace", ns, "--resource", "Deployment.v1.apps");
+
+        await lab.Admin.ApplyAsync(Workloads.Deployment(ns, "web", [$"{lab.Registry}/lab/busybox:1", "nginx:1.25"], replicas: 0));
+        var uid = (string)(await lab.Admin.GetAsync("deployment/web", ns))["metadata"]!["uid"]!;
+        await ImagesBecomeAsync(source, ns, uid, $"{lab.Registry}/lab/busybox:1", "nginx:1.25");
+        await lab.Admin.ApplyAsync(Workloads.Deployment(ns, "web", [$"{lab.Registry}/lab/busybox:1", "nginx:1.27"], replicas: 0));
+        await ImagesBecomeAsync(source, ns, uid, $"{lab.Registry}/lab/busybox:1", "nginx:1.27");
+
+        AssertAllDeliveredWith200(source);
+        await lab.Admin.RunAsync($"delete namespace {ns} --wait=false");
+    }
+
+    /// <summary>
+    /// knative/warmer.yaml's template the same way, with two settings of this lab: the helper image from the local
+    /// registry (the template's is on a registry these machines cannot reach), and an Image selector (the template's
+    /// optional one) so that it warms this test's Image only.
+    /// </summary>
+    [NodeFact]
+    public async Task The_image_runs_the_warmers_pod_template_on_the_node_and_an_Image_becomes_Ready_on_it()
+    {
+        var ns = await lab.NamespaceAsync();
+        var warmed = $"{lab.SlowRegistry}/lab/busybox:1";
+        await lab.RemoveImageAsync(warmed);
+        await using var served = await ServeAsync("warmer.yaml", "cachier-warmer",
+            ("Cachier__Warmer__HelperImage", $"{lab.Registry}/lab/busybox:1"), ("Cachier__Warmer__ImageSelector", $"cachier-test={ns}"));
+        await using var source = await served.SourceAsync(
+            "--resource", $"caching.internal.knative.dev/v1alpha1/images?cachier-test={ns}", "--resource", "v1/nodes",
+            "--resource", "v1/pods?app.kubernetes.io/managed-by=cachier-warmer", "--ping-every", "5s", "--ping-now");
+
+        await lab.Admin.ApplyAsync(new JsonObject
+        {
+            ["apiVersion"] = "caching.internal.knative.dev/v1alpha1",
+            ["kind"] = "Image",
+            ["metadata"] = new JsonObject { ["name"] = "warmed", ["namespace"] = ns, ["labels"] = new JsonObject { ["cachier-test"] = ns } },
+            ["spec"] = new JsonObject { ["image"] = warmed },
+        }.ToJsonString());
+
+        await Poll.UntilAsync(async () => ReadyStatus(await lab.Admin.GetAsync("images.caching.internal.knative.dev/warmed", ns)) == ("True", "Pulled"), 180,
+            async () => $"Image {ns}/warmed: {(await lab.Admin.GetAsync("images.caching.internal.knative.dev/warmed", ns))["status"]}; warmer log:\n{await served.LogsAsync()}");
+        foreach (var socket in lab.ContainerdSockets)
+        {
+            Assert.Contains(warmed, await NodeLab.CtrAsync(socket, "images ls -q"));
+        }
+
+        await Poll.UntilAsync(async () => (await lab.Admin.GetAsync("pods -l app.kubernetes.io/managed-by=cachier-warmer", ns))["items"]!.AsArray().Count == 0, 90,
+            () => Task.FromResult($"pull pods left in {ns}"));
+        AssertAllDeliveredWith200(source);
+        await lab.Admin.RunAsync($"delete namespace {ns} --wait=false");
+    }
+
+    private static (string?, string?) ReadyStatus(JsonObject image)
+    {
+        var ready = image["status"]?["conditions"]?.AsArray().FirstOrDefault(c => (string?)c!["type"] == "Ready");
+        return ((string?)ready?["status"], (string?)ready?["reason"]);
+    }
+
+    private static void AssertAllDeliveredWith200(StandIn source) =>
+        Assert.All(source.Log.Lines.Where(l => l.Contains(" delivered ", StringComparison.Ordinal) || l.Contains(" dropped ", StringComparison.Ordinal)),
+            l => Assert.Contains(" -> 200 ", l, StringComparison.Ordinal));
+
+    /// <summary>
+    /// Applies knative/<paramref name="file"/>, runs the template of its Knative Service <paramref name="service"/> (as the
+    /// API server stored it) as a Deployment of the shipped image, waits for it to roll out, and checks the running
+    /// process is the non-root user on a read-only root.
+    /// </summary>
+    private async Task<Served> ServeAsync(string file, string service, params (string Name, string Value)[] settings)
+    {
+        await lab.Admin.RunAsync($"apply -f {Path.Combine(ClusterFixture.RepoRoot, "knative", file)}");
+        var template = (await lab.Admin.GetAsync($"services.serving.knative.dev/{service}", SystemNamespace))["spec"]!["template"]!.AsObject();
+        var port = FreeLoopbackPort();
+        var api = new Uri(ClusterFixture.AdminValue(lab.Admin.Kubeconfig, "server"));
+        var served = new Served(lab, service, port, Env(template));
         try
         {
-            await admin.ApplyAsync(deployment.ToJsonString());
-            await RolloutAsync();
-            var pod = await RunningPodAsync();
+            await lab.Admin.ApplyAsync(PlainDeployment(service, template, image.Reference, port, api, settings).ToJsonString());
+            await RolloutAsync(service);
+            var pod = await RunningPodAsync(service);
             var status = pod["status"]!["containerStatuses"]!.AsArray().Single()!;
             Assert.True((bool)status["ready"]!);
             Assert.Equal(0, (int)status["restartCount"]!);
             Assert.EndsWith(image.Reference[image.Reference.IndexOf('@', StringComparison.Ordinal)..], (string)status["imageID"]!);
             await AssertNonRootAndReadOnlyAsync(pod);
-
-            // The sender Knative would be, with a token for the Service's audience (sender authentication stays on).
-            await admin.ApplyAsync(new JsonObject
-            {
-                ["apiVersion"] = "v1",
-                ["kind"] = "ServiceAccount",
-                ["metadata"] = new JsonObject { ["name"] = sender[3], ["namespace"] = sender[2] },
-            }.ToJsonString());
-            await using var source = new StandIn("--kubeconfig", admin.Kubeconfig, "--sink", $"http://127.0.0.1:{port}/",
-                "--mode", "Reference", "--namespace", ns, "--source-namespace", SystemNamespace, "--resource", "Deployment.v1.apps",
-                "--audience", env["Cachier__Authentication__Audience"], "--service-account", $"{sender[2]}/{sender[3]}");
-            await source.WatchingAsync();
-
-            await admin.ApplyAsync(Workloads.Deployment(ns, "web", [$"{lab.Registry}/lab/busybox:1", "nginx:1.25"], replicas: 0));
-            var uid = (string)(await admin.GetAsync("deployment/web", ns))["metadata"]!["uid"]!;
-            await ImagesBecomeAsync(source, ns, uid, $"{lab.Registry}/lab/busybox:1", "nginx:1.25");
-            await admin.ApplyAsync(Workloads.Deployment(ns, "web", [$"{lab.Registry}/lab/busybox:1", "nginx:1.27"], replicas: 0));
-            await ImagesBecomeAsync(source, ns, uid, $"{lab.Registry}/lab/busybox:1", "nginx:1.27");
-
-            Assert.All(source.Log.Lines.Where(l => l.Contains(" delivered ", StringComparison.Ordinal) || l.Contains(" dropped ", StringComparison.Ordinal)),
-                l => Assert.Contains(" -> 200 ", l, StringComparison.Ordinal));
+            return served;
         }
-        finally
+        catch
         {
-            await admin.RunAsync($"delete deployment cachier -n {SystemNamespace} --ignore-not-found --wait=false", check: false);
-            await admin.RunAsync($"delete namespace {ns} --wait=false", check: false);
+            await served.DisposeAsync();
+            throw;
         }
     }
 
     /// <summary>
     /// The Knative Service's revision template as a Deployment, changed only where Knative would fill in or where this
-    /// lab differs (see the test above): the image by digest, $PORT and the probes' port, the network and the API address.
+    /// lab differs (see above): the image by digest, $PORT and the probes' port, the network, the API address, settings.
     /// </summary>
-    private static JsonObject PlainDeployment(JsonObject template, string reference, int port, Uri api)
+    private static JsonObject PlainDeployment(string name, JsonObject template, string reference, int port, Uri api, (string Name, string Value)[] settings)
     {
         var meta = template["metadata"]!.DeepClone().AsObject();
         var spec = template["spec"]!.DeepClone().AsObject();
@@ -162,15 +207,23 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
         }
 
         var env = container["env"]!.AsArray();
-        env.Add(new JsonObject { ["name"] = "PORT", ["value"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        env.Add(new JsonObject { ["name"] = "ASPNETCORE_URLS", ["value"] = $"http://127.0.0.1:{port}" });
-        env.Add(new JsonObject { ["name"] = "KUBERNETES_SERVICE_HOST", ["value"] = api.Host });
-        env.Add(new JsonObject { ["name"] = "KUBERNETES_SERVICE_PORT", ["value"] = api.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        (string, string)[] lab =
+        [
+            ("PORT", port.ToString(invariant)), ("ASPNETCORE_URLS", $"http://127.0.0.1:{port}"),
+            ("KUBERNETES_SERVICE_HOST", api.Host), ("KUBERNETES_SERVICE_PORT", api.Port.ToString(invariant)),
+        ];
+        foreach (var (key, value) in lab.Concat(settings))
+        {
+            env.Remove(env.FirstOrDefault(e => (string?)e!["name"] == key));
+            env.Add(new JsonObject { ["name"] = key, ["value"] = value });
+        }
+
         return new JsonObject
         {
             ["apiVersion"] = "apps/v1",
             ["kind"] = "Deployment",
-            ["metadata"] = new JsonObject { ["name"] = "cachier", ["namespace"] = SystemNamespace },
+            ["metadata"] = new JsonObject { ["name"] = name, ["namespace"] = SystemNamespace },
             ["spec"] = new JsonObject
             {
                 ["replicas"] = 1,
@@ -184,20 +237,20 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
         template["spec"]!["containers"]![0]!["env"]!.AsArray().Where(e => e!["value"] is not null)
             .ToDictionary(e => (string)e!["name"]!, e => (string)e!["value"]!);
 
-    private async Task RolloutAsync()
+    private async Task RolloutAsync(string name)
     {
-        var (code, _, stderr) = await lab.Admin.TryRunAsync($"rollout status deployment/cachier -n {SystemNamespace} --timeout=180s");
+        var (code, _, stderr) = await lab.Admin.TryRunAsync($"rollout status deployment/{name} -n {SystemNamespace} --timeout=180s");
         if (code != 0)
         {
-            var pods = await lab.Admin.RunAsync($"get pods -n {SystemNamespace} -l app.kubernetes.io/name=cachier -o jsonpath={{.items[*].status}}", check: false);
-            var logs = await lab.Admin.RunAsync($"logs deployment/cachier -n {SystemNamespace} --tail=30", check: false);
+            var pods = await lab.Admin.RunAsync($"get pods -n {SystemNamespace} -l app.kubernetes.io/name={name} -o jsonpath={{.items[*].status}}", check: false);
+            var logs = await lab.Admin.RunAsync($"logs deployment/{name} -n {SystemNamespace} --tail=30", check: false);
             throw new Xunit.Sdk.XunitException($"the Deployment did not roll out ({stderr.Trim()}): {pods}\n{logs}");
         }
     }
 
-    private async Task<JsonObject> RunningPodAsync()
+    private async Task<JsonObject> RunningPodAsync(string name)
     {
-        var pods = (await lab.Admin.GetAsync("pods -l app.kubernetes.io/name=cachier", SystemNamespace))["items"]!.AsArray()
+        var pods = (await lab.Admin.GetAsync($"pods -l app.kubernetes.io/name={name}", SystemNamespace))["items"]!.AsArray()
             .Select(p => p!.AsObject()).Where(p => (string?)p["status"]!["phase"] == "Running" && p["metadata"]!["deletionTimestamp"] is null).ToList();
         return Assert.Single(pods);
     }
@@ -224,6 +277,38 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
         await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90, async () =>
             $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{source.Log}\n"
             + await lab.Admin.RunAsync($"logs deployment/cachier -n {SystemNamespace} --tail=30", check: false));
+    }
+
+    /// <summary>A Deployment serving on 127.0.0.1:<see cref="Port"/>; deleted when disposed.</summary>
+    private sealed class Served(NodeLab lab, string name, int port, Dictionary<string, string> env) : IAsyncDisposable
+    {
+        public int Port => port;
+
+        /// <summary>
+        /// The ApiServerSource stand-in delivering to it with the identity Knative's source would have (the first of
+        /// its allowed subjects) and a token for its audience: sender authentication stays on.
+        /// </summary>
+        public async Task<StandIn> SourceAsync(params string[] args)
+        {
+            var sender = env["Cachier__Authentication__AllowedSubjects"].Split(',')[0].Split(':');
+            await lab.Admin.ApplyAsync(new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "ServiceAccount",
+                ["metadata"] = new JsonObject { ["name"] = sender[3], ["namespace"] = sender[2] },
+            }.ToJsonString());
+            var source = new StandIn([
+                "--kubeconfig", lab.Admin.Kubeconfig, "--sink", $"http://127.0.0.1:{port}/", "--mode", "Reference",
+                "--source-namespace", SystemNamespace, "--audience", env["Cachier__Authentication__Audience"],
+                "--service-account", $"{sender[2]}/{sender[3]}", .. args]);
+            await source.WatchingAsync(args.Count(a => a == "--resource"));
+            return source;
+        }
+
+        public Task<string> LogsAsync() => lab.Admin.RunAsync($"logs deployment/{name} -n {SystemNamespace} --tail=30", check: false);
+
+        public async ValueTask DisposeAsync() =>
+            await lab.Admin.RunAsync($"delete deployment {name} -n {SystemNamespace} --ignore-not-found --wait=false", check: false);
     }
 
     private async Task<List<string>> ImageNamesAsync(string ns) =>
