@@ -38,6 +38,9 @@ public sealed class CachierOptions
     /// <summary>Bound of the desired-state memo (workloads); 0 turns it off.</summary>
     public int MemoCapacity { get; set; } = 50_000;
 
+    /// <summary>How long a memo entry stands in for a LIST: past it the next event lists and repairs again.</summary>
+    public TimeSpan MemoTtl { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Timeout of each call to the API server.</summary>
     public TimeSpan ApiTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -233,6 +236,7 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.ResyncParallelism is > 0 and <= 256, $"Cachier:ResyncParallelism must be 1..256, not {options.ResyncParallelism}");
         Check(options.ResyncPageSize is > 0 and <= 10_000, $"Cachier:ResyncPageSize must be 1..10000, not {options.ResyncPageSize}");
         Check(options.MemoCapacity >= 0, $"Cachier:MemoCapacity must not be negative, not {options.MemoCapacity}");
+        Check(options.MemoTtl > TimeSpan.Zero && options.MemoTtl <= TimeSpan.FromDays(1), $"Cachier:MemoTtl must be positive and at most a day, not {options.MemoTtl}");
         Check(options.ApiTimeout > TimeSpan.Zero, $"Cachier:ApiTimeout must be positive, not {options.ApiTimeout}");
         Check(options.ApiRetries is >= 0 and <= 10, $"Cachier:ApiRetries must be 0..10, not {options.ApiRetries}");
         Check(options.RequestDeadline > TimeSpan.Zero, $"Cachier:RequestDeadline must be positive, not {options.RequestDeadline}");

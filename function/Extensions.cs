@@ -55,7 +55,8 @@ public static class Extensions
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<Warmer>();
-        services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity));
+        services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity,
+            sp.GetRequiredService<CachierSettings>().Options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<KeyedLock>();
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
