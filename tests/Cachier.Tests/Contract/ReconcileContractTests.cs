@@ -346,6 +346,27 @@ public sealed class ReconcileContractTests
     }
 
     [Fact]
+    public async Task Reconcile_delete_retried_after_409_stops_when_the_fresh_read_shows_a_newer_generation()
+    {
+        using var host = Start();
+        var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        var surplusName = ExpectedName("web", Uid, "redis:7");
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns, ImageOf(web, "nginx:1.25", "img-keep"), ImageOf(web, "redis:7", "img-surplus", "55"));
+        // Meanwhile generation 3 of the workload wrote the Image: the stale guard on the fresh read says this pass must stop.
+        host.StubGetImage(Ns, surplusName, ImageOf(web, "redis:7", "img-surplus", "56", labelGeneration: 3));
+        host.StubDelete(Ns, surplusName, 409);
+
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        var calls = host.Calls;
+        Assert.Equal(4, calls.Count);
+        AssertDeletes(calls[2], surplusName, "img-surplus", "55");
+        Assert.Equal($"GET {ImagePath(Ns, surplusName)}", calls[3].Line);
+        Assert.Equal(0, (int?)outcome["deleted"]);
+    }
+
+    [Fact]
     public async Task Concurrent_events_for_one_workload_are_serialised()
     {
         using var host = Start();
