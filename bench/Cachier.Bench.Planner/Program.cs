@@ -43,7 +43,7 @@ namespace Cachier.Bench.Planner
         {
             const int entries = Capacity;
             var before = GC.GetTotalMemory(forceFullCollection: true);
-            var memo = new PlanMemo(Capacity);
+            var memo = new PlanMemo(Capacity, TimeSpan.FromMinutes(5), TimeProvider.System);
             for (var i = 0; i < entries; i++)
             {
                 // A uid as the API server writes it: a fresh 36-character string per event, kept by the memo.

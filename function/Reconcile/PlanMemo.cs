@@ -7,12 +7,14 @@ namespace Cachier.Reconcile;
 /// <summary>
 /// Bounded map from workload uid to a fingerprint of the plan last applied successfully. When an event's
 /// object plans to the same fingerprint, nothing can have changed on our side: skip the LIST and all writes.
-/// Drift made behind Cachier's back is the resync's job (it never consults the memo).
+/// Drift made behind Cachier's back is the resync's job (it never consults the memo), but the resync may be hours
+/// away: an entry expires after <paramref name="ttl"/>, so the memo cannot hide a repair (an Image deleted or edited
+/// by hand) from the events for longer than that.
 /// </summary>
-public sealed class PlanMemo(int capacity)
+public sealed class PlanMemo(int capacity, TimeSpan ttl, TimeProvider time)
 {
-    private readonly Dictionary<string, LinkedListNode<(string Uid, UInt128 Print)>> _map = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Uid, UInt128 Print)> _order = new();
+    private readonly Dictionary<string, LinkedListNode<(string Uid, UInt128 Print, long At)>> _map = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Uid, UInt128 Print, long At)> _order = new();
 
     public int Count
     {
@@ -46,6 +48,13 @@ public sealed class PlanMemo(int capacity)
                 return false;
             }
 
+            if (time.GetElapsedTime(node.Value.At) >= ttl)
+            {
+                _map.Remove(uid);
+                _order.Remove(node);
+                return false;
+            }
+
             _order.Remove(node);
             _order.AddFirst(node);
             return true;
@@ -66,7 +75,7 @@ public sealed class PlanMemo(int capacity)
                 _order.Remove(old);
             }
 
-            _map[uid] = _order.AddFirst((uid, print));
+            _map[uid] = _order.AddFirst((uid, print, time.GetTimestamp()));
             if (_map.Count > capacity)
             {
                 _map.Remove(_order.Last!.Value.Uid);

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using static Cachier.Tests.Contract.CachierHost;
 using static Cachier.Tests.Contract.Objects;
 
@@ -124,5 +126,45 @@ public sealed class PlanMemoContractTests
         Assert.Equal($"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", calls[1].Line);
         Assert.Equal(["nginx:1.25", "redis:7"], calls.Skip(2).Select(c => (string?)c.Json["spec"]!["image"]).Order(StringComparer.Ordinal));
         Assert.Equal(2, (int?)outcome["created"]);
+    }
+
+    [Fact]
+    public async Task Memo_entry_expires_so_an_image_deleted_by_hand_is_recreated_by_the_next_event()
+    {
+        var clock = new ManualClock();
+        using var host = Start(null, web => web.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(clock)), ("MemoTtl", "00:05:00"));
+        var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns, OurImage(web, "nginx:1.25", "img-1", "10"));
+        await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        // The Image is deleted behind Cachier's back; within the TTL the memo still answers for it.
+        host.Api.ResetMappings();
+        host.Api.ResetLogEntries();
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns);
+        host.StubCreate(Ns);
+        clock.Advance(TimeSpan.FromMinutes(4));
+        await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+        Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "web")}"], host.Lines);
+
+        host.Api.ResetLogEntries();
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "web")}", $"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", $"POST {ImagesPath(Ns)}"], host.Lines);
+        Assert.Equal(1, (int?)outcome["created"]);
+    }
+
+    /// <summary>A clock the test moves: the app's one <see cref="TimeProvider"/>.</summary>
+    private sealed class ManualClock : TimeProvider
+    {
+        private long _ticks = TimeSpan.TicksPerDay;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 }
