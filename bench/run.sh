@@ -263,7 +263,7 @@ main() {
   export BENCH_RUN_ID
   machine_notes
   local tool=(dotnet "$OUT/tool/cachier-bench.dll")
-  wants() { [[ " ${BENCH_STAGES:-steady calls cold memory planner resync soak} " == *" $1 "* ]]; }
+  wants() { [[ " ${BENCH_STAGES:-steady calls cold backfill memory planner resync soak} " == *" $1 "* ]]; }
 
   if wants steady; then
     stage "1. steady-state throughput and latency"
@@ -278,6 +278,11 @@ main() {
   if wants cold; then
     stage "3. cold start"
     measure "${tool[@]}" cold --runs "${BENCH_COLD_RUNS:-11}"
+  fi
+
+  if wants backfill; then
+    stage "4b. backfill: first resync vs raw creates, second resync"
+    measure "${tool[@]}" backfill --workloads "${BENCH_BACKFILL_WORKLOADS:-1000}" --parallelism 8
   fi
 
   if wants memory; then

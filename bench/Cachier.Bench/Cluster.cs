@@ -126,6 +126,13 @@ public sealed class Cluster(BenchEnv env) : IDisposable
             i.GetProperty("metadata").TryGetProperty("labels", out var l) && l.TryGetProperty("generation", out var g) ? g.GetString() : null)).ToList();
     }
 
+    /// <summary>Deletes every Image of a namespace (one DELETE collection; Images have no finalizers).</summary>
+    public async Task DeleteImagesAsync(string ns)
+    {
+        using var response = await _admin.DeleteAsync($"/apis/caching.internal.knative.dev/v1alpha1/namespaces/{ns}/images");
+        await EnsureAsync(response, $"delete images in {ns}");
+    }
+
     public async Task<string> UidAsync(string ns, string name)
     {
         using var doc = JsonDocument.Parse(await GetDeploymentJsonAsync(ns, name));

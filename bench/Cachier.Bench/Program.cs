@@ -6,13 +6,14 @@ using Cachier.Bench;
 //   calls
 //   cold [--runs 11]
 //   memory [--workloads 200] [--events 10000] [--concurrency 8] [--gc default,server,machine-ca-bundle]
+//   backfill [--workloads 1000] [--parallelism 8]
 //   report --output bench/RESULTS.md
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: cachier-bench steady|calls|cold|memory|report [options]");
+    Console.Error.WriteLine("usage: cachier-bench steady|calls|cold|memory|backfill|report [options]");
     return 2;
 }
 
@@ -34,6 +35,9 @@ switch (args[0])
     case "memory":
         await MemoryBench.RunAsync(BenchEnv.FromEnvironment(), Int("workloads", 200), Int("events", 10_000), Int("concurrency", 8),
             (options.GetValueOrDefault("gc") ?? "default").Split(',', StringSplitOptions.RemoveEmptyEntries));
+        break;
+    case "backfill":
+        await Backfill.RunAsync(BenchEnv.FromEnvironment(), Int("workloads", 1000), Int("parallelism", 8));
         break;
     case "report":
         Report.Write(options["out"], options["output"]);

@@ -94,4 +94,14 @@ public static class ResultFiles
         double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
 }
 
+/// <summary>One side of the backfill: Images created, wall time, rate, and (for the function) its API calls from the audit log.</summary>
+public sealed record BackfillSide(string Name, int Images, double Seconds, double ImagesPerSecond, int Calls, string Verbs, int Errors, string? Note, double? ServerMs = null);
+
+public sealed record BackfillResult(int Workloads, int ImagesPerWorkload, int Parallelism, IReadOnlyList<BackfillSide> Raw, BackfillSide First, BackfillSide Second, int ImagesFound, double Ratio);
+
+/// <summary>One figure with sender authentication off and on; Worse = how much worse on is, in % (positive = worse).</summary>
+public sealed record AuthRow(string Name, string Unit, double Off, double On, double Worse);
+
+public sealed record AuthResult(string Sender, string Audience, IReadOnlyList<AuthRow> Rows);
+
 public sealed record MemoSize(int Entries, double BytesPerEntry, int Capacity, double BoundMiB, string Method);
