@@ -10,6 +10,8 @@
 #   2. API calls per event, per scenario, counted from the API server's audit log
 #   3. cold start: AOT, JIT, bare AOT echo, AOT with the machine CA bundle or Server GC (medians of BENCH_COLD_RUNS runs)
 #   4. memory: RSS idle, after 10,000 and 20,000 events; the memo's bound
+#   4b. backfill: the first POST /resync of BENCH_BACKFILL_WORKLOADS Deployments x 2 images vs a raw client's creates; a second resync
+#   4c. sender authentication on vs off: steady state c=1 and c=8, idle RSS, cold start
 #   5. planner micro-benchmarks (BenchmarkDotNet)
 # and writes bench/RESULTS.md (and prints it). Everything is on loopback; every loop is bounded.
 #
@@ -20,7 +22,9 @@
 #   BENCH_MEMORY_EVENTS=10000  events per memory phase
 #   BENCH_MEMORY_GC=default  memory variants: default (as shipped), server (Server GC), gen0-default (no gen0 budget),
 #                         machine-ca-bundle (Debian's SSL_CERT_FILE/SSL_CERT_DIR), comma-separated
-#   BENCH_STAGES="steady cold"  run only these of: steady calls cold memory planner resync soak (default: all); the
+#   BENCH_BACKFILL_WORKLOADS=1000  Deployments (2 images each) backfilled by the first resync (stage backfill)
+#   BENCH_AUTH_REQUESTS   measured requests per side and concurrency in stage auth (default BENCH_REQUESTS)
+#   BENCH_STAGES="steady cold"  run only these of: steady calls cold backfill auth memory planner resync soak (default: all); the
 #                         report then has only those sections, so point BENCH_REPORT elsewhere. resync and soak keep
 #                         their own reports (bench/resync/RESULTS.md, bench/soak/RESULTS.md; RESYNC_*/SOAK_* settings,
 #                         see bench/resync/run.sh and bench/soak/run.sh) and run on this bench's cluster
@@ -162,6 +166,15 @@ EOF
   export BENCH_FN_USER="system:serviceaccount:$FN_NS:$FN_SA" BENCH_FN_KUBECONFIG="$OUT/kubeconfig-function"
   BENCH_ADMIN_TOKEN="$(kc config view --raw --minify -o jsonpath='{.users[0].user.token}')"
   export BENCH_ADMIN_TOKEN
+  # Sender authentication (stage auth): the function reads the issuer's keys as knative/service.yaml lets it
+  # (system:service-account-issuer-discovery); a second ServiceAccount stands in for the event source, with a token
+  # for the audience the function accepts.
+  kc create clusterrolebinding "$FN_ROLE-issuer-discovery" --clusterrole system:service-account-issuer-discovery \
+    --serviceaccount "$FN_NS:$FN_SA" --dry-run=client -o yaml | kc apply -f - >/dev/null
+  kc -n "$FN_NS" create serviceaccount sender --dry-run=client -o yaml | kc apply -f - >/dev/null
+  export BENCH_SENDER_AUDIENCE=cachier-bench BENCH_SENDER_USER="system:serviceaccount:$FN_NS:sender"
+  BENCH_SENDER_TOKEN="$(kc -n "$FN_NS" create token sender --audience "$BENCH_SENDER_AUDIENCE" --duration 2h 2>/dev/null || true)"
+  export BENCH_SENDER_TOKEN
   # The function's token can read Deployments but not Secrets: least privilege, as shipped.
   [[ "$(kubectl --kubeconfig "$OUT/kubeconfig-function" auth can-i get deployments.apps -A 2>/dev/null)" == yes ]] ||
     fail "the function's identity cannot get deployments"
@@ -263,7 +276,7 @@ main() {
   export BENCH_RUN_ID
   machine_notes
   local tool=(dotnet "$OUT/tool/cachier-bench.dll")
-  wants() { [[ " ${BENCH_STAGES:-steady calls cold backfill memory planner resync soak} " == *" $1 "* ]]; }
+  wants() { [[ " ${BENCH_STAGES:-steady calls cold backfill auth memory planner resync soak} " == *" $1 "* ]]; }
 
   if wants steady; then
     stage "1. steady-state throughput and latency"
@@ -283,6 +296,12 @@ main() {
   if wants backfill; then
     stage "4b. backfill: first resync vs raw creates, second resync"
     measure "${tool[@]}" backfill --workloads "${BENCH_BACKFILL_WORKLOADS:-1000}" --parallelism 8
+  fi
+
+  if wants auth; then
+    [[ -n $BENCH_SENDER_TOKEN ]] || fail "no sender token (kubectl create token needs the TokenRequest API)"
+    stage "4c. sender authentication on vs off"
+    measure "${tool[@]}" auth --requests "${BENCH_AUTH_REQUESTS:-${BENCH_REQUESTS:-2000}}" --runs "${BENCH_COLD_RUNS:-11}"
   fi
 
   if wants memory; then

@@ -7,13 +7,14 @@ using Cachier.Bench;
 //   cold [--runs 11]
 //   memory [--workloads 200] [--events 10000] [--concurrency 8] [--gc default,server,machine-ca-bundle]
 //   backfill [--workloads 1000] [--parallelism 8]
+//   auth [--requests 2000] [--runs 11]
 //   report --output bench/RESULTS.md
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 if (args.Length == 0)
 {
-    Console.Error.WriteLine("usage: cachier-bench steady|calls|cold|memory|backfill|report [options]");
+    Console.Error.WriteLine("usage: cachier-bench steady|calls|cold|memory|backfill|auth|report [options]");
     return 2;
 }
 
@@ -38,6 +39,9 @@ switch (args[0])
         break;
     case "backfill":
         await Backfill.RunAsync(BenchEnv.FromEnvironment(), Int("workloads", 1000), Int("parallelism", 8));
+        break;
+    case "auth":
+        await Auth.RunAsync(BenchEnv.FromEnvironment(), Int("requests", 2000), Int("runs", 11));
         break;
     case "report":
         Report.Write(options["out"], options["output"]);
