@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using System.Text.Json.Serialization;
 using Cachier.Domain;
 
@@ -27,8 +28,8 @@ public sealed record ResyncSummary(
     bool Reused = false);
 
 /// <summary>
-/// Backfill and drift repair (SPEC section 7): one paginated LIST per kind, one paginated LIST of labelled
-/// Images indexed by controller uid, then every workload reconciled against its indexed Images.
+/// Backfill and drift repair (SPEC section 7): one paginated LIST of labelled Images indexed by controller uid, then
+/// one paginated LIST per kind whose workloads are reconciled against their indexed Images as the pages arrive.
 /// A trigger while a resync runs joins it instead of starting a second one (<c>joined</c>); a trigger within
 /// <c>ResyncMinInterval</c> of the last run that completed gets that run's summary (<c>reused</c>), so a sender cannot
 /// make Cachier LIST the cluster back to back. A run that failed as a whole is not reused: its retry is meant.
@@ -103,50 +104,87 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                 }
             }
 
-            foreach (var kind in settings.Kinds)
+            // One work queue across pages and kinds, drained by ResyncParallelism workers: the next page is fetched while
+            // the current one is reconciled, and no page waits for its slowest workload before the next one starts, so
+            // ResyncParallelism reconciles (and their writes) stay in flight from the first page to the last.
+            var queue = Channel.CreateBounded<Workload>(new BoundedChannelOptions(Math.Max(1, settings.Options.ResyncPageSize)) { SingleWriter = true });
+            var workers = Enumerable.Range(0, Math.Max(1, settings.Options.ResyncParallelism)).Select(_ => Task.Run(async () =>
             {
                 try
                 {
-                    await ForEachPageAsync(kind, ct, async page =>
+                    await foreach (var workload in queue.Reader.ReadAllAsync(ct))
                     {
-                        await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
-                            async (workload, token) =>
+                        var outcome = await reconciler.ReconcileListedAsync(workload, index.GetValueOrDefault(IndexKey(workload.Namespace, workload.Uid)) ?? [], ct);
+                        lock (failures)
+                        {
+                            workloads++;
+                            created += outcome.Created;
+                            updated += outcome.Updated;
+                            deleted += outcome.Deleted;
+                            if (outcome.Result is OutcomeResult.Transient or OutcomeResult.Failed)
                             {
-                                var outcome = await reconciler.ReconcileListedAsync(workload, index.GetValueOrDefault(IndexKey(workload.Namespace, workload.Uid)) ?? [], token);
-                                lock (failures)
+                                failed++;
+                                if (failures.Count < MaxReportedFailures)
                                 {
-                                    workloads++;
-                                    created += outcome.Created;
-                                    updated += outcome.Updated;
-                                    deleted += outcome.Deleted;
-                                    if (outcome.Result is OutcomeResult.Transient or OutcomeResult.Failed)
-                                    {
-                                        failed++;
-                                        if (failures.Count < MaxReportedFailures)
-                                        {
-                                            failures.Add($"{workload.Kind} {workload.Namespace}/{workload.Name}: {outcome.Reason}");
-                                        }
-
-                                        Log.ResyncFailure(logger, outcome.Kind, outcome.Namespace, outcome.Name, outcome.Result.Name(), outcome.Reason);
-                                    }
+                                    failures.Add($"{workload.Kind} {workload.Namespace}/{workload.Name}: {outcome.Reason}");
                                 }
-                            });
-                    });
+
+                                Log.ResyncFailure(logger, outcome.Kind, outcome.Namespace, outcome.Name, outcome.Result.Name(), outcome.Reason);
+                            }
+                        }
+                    }
                 }
-                catch (ApiException e) when (e.StatusCode == 404)
+                catch (Exception e)
                 {
-                    // For example CronJob.v1.batch on a 1.20 API server, which serves only batch/v1beta1.
-                    skipped.Add(kind.ToString());
-                    Log.KindNotServed(logger, kind.ToString(), e.Message);
+                    // A worker that dies unexpectedly must not leave the lister blocked on a full queue.
+                    queue.Writer.TryComplete(e);
+                    throw;
                 }
-                catch (ApiException e)
+            }, ct)).ToArray();
+
+            try
+            {
+                foreach (var kind in settings.Kinds)
                 {
-                    // One kind that cannot be listed (RBAC, an outage mid-way) must not cost the other kinds their repair.
-                    failed++;
-                    failures.Add($"{kind}: {e.Message}");
-                    Log.ResyncFailure(logger, kind.ToString(), "*", "*", (e.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed).Name(), e.Message);
+                    try
+                    {
+                        await ForEachPageAsync(kind, ct, async page =>
+                        {
+                            foreach (var workload in page)
+                            {
+                                await queue.Writer.WriteAsync(workload, ct);
+                            }
+                        });
+                    }
+                    catch (ApiException e) when (e.StatusCode == 404)
+                    {
+                        // For example CronJob.v1.batch on a 1.20 API server, which serves only batch/v1beta1.
+                        lock (failures)
+                        {
+                            skipped.Add(kind.ToString());
+                        }
+
+                        Log.KindNotServed(logger, kind.ToString(), e.Message);
+                    }
+                    catch (ApiException e)
+                    {
+                        // One kind that cannot be listed (RBAC, an outage mid-way) must not cost the other kinds their repair.
+                        lock (failures)
+                        {
+                            failed++;
+                            failures.Add($"{kind}: {e.Message}");
+                        }
+
+                        Log.ResyncFailure(logger, kind.ToString(), "*", "*", (e.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed).Name(), e.Message);
+                    }
                 }
             }
+            finally
+            {
+                queue.Writer.TryComplete();
+            }
+
+            await Task.WhenAll(workers);
 
             result = failed == 0 ? ResyncResult.Completed : ResyncResult.Partial;
         }
