@@ -115,7 +115,12 @@ public static class Backfill
             ["labels"] = new JsonObject { ["controller"] = uid, ["generation"] = "00001", ["app.kubernetes.io/managed-by"] = "cachier-bench" },
             ["ownerReferences"] = new JsonArray(new JsonObject
             {
-                ["apiVersion"] = "apps/v1", ["kind"] = "Deployment", ["name"] = workload, ["uid"] = uid, ["controller"] = true, ["blockOwnerDeletion"] = true,
+                ["apiVersion"] = "apps/v1",
+                ["kind"] = "Deployment",
+                ["name"] = workload,
+                ["uid"] = uid,
+                ["controller"] = true,
+                ["blockOwnerDeletion"] = true,
             }),
         },
         ["spec"] = new JsonObject { ["image"] = Cluster.Image(workload, c) },

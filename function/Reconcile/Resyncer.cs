@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using System.Text.Json.Serialization;
+using System.Threading.Channels;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
