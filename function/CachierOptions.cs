@@ -71,6 +71,9 @@ public sealed class CachierOptions
 
     public string? DaprTopic { get; set; }
 
+    /// <summary>Where Dapr moves a delivery answered DROP (it can never succeed); default <c>&lt;DaprTopic&gt;-deadletter</c>.</summary>
+    public string? DaprDeadLetterTopic { get; set; }
+
     /// <summary>Who may send events (SPEC section 6, "Who may call"): section <c>Cachier:Authentication</c>.</summary>
     public SenderAuthenticationOptions Authentication { get; set; } = new();
 
