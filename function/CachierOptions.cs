@@ -47,6 +47,9 @@ public sealed class CachierOptions
     /// <summary>Deadline for handling one request; shorter than Knative's request timeout. Past it: 503.</summary>
     public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>A resync still running after this is answered 202 <c>running</c> and goes on; below Knative's timeoutSeconds (300).</summary>
+    public TimeSpan ResyncAnswerWithin { get; set; } = TimeSpan.FromSeconds(270);
+
     /// <summary>Seconds a sender is told to wait (Retry-After) after a transient API failure.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -239,6 +242,7 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.ApiTimeout > TimeSpan.Zero, $"Cachier:ApiTimeout must be positive, not {options.ApiTimeout}");
         Check(options.ApiRetries is >= 0 and <= 10, $"Cachier:ApiRetries must be 0..10, not {options.ApiRetries}");
         Check(options.RequestDeadline > TimeSpan.Zero, $"Cachier:RequestDeadline must be positive, not {options.RequestDeadline}");
+        Check(options.ResyncAnswerWithin > TimeSpan.Zero, $"Cachier:ResyncAnswerWithin must be positive, not {options.ResyncAnswerWithin}");
         Check(options.RetryAfterSeconds > 0, $"Cachier:RetryAfterSeconds must be positive, not {options.RetryAfterSeconds}");
         Check(options.ApiServerUrl is null || Uri.TryCreate(options.ApiServerUrl, UriKind.Absolute, out _),
             $"Cachier:ApiServerUrl '{options.ApiServerUrl}' is not an absolute URL");
