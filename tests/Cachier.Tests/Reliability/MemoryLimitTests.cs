@@ -48,6 +48,7 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
         using var client = await StartAsync(cgroup);
         var statuses = new ConcurrentDictionary<int, int>();
         var redeliveries = 0;
+        var reasons = new ConcurrentDictionary<string, int>();
         for (var wave = 0; wave < Waves; wave++)
         {
             var bodies = workloads.Chunk(EventsPerBody).Select(chunk => (Bytes: Batch(chunk, MaxBody - 8 * 1024), Over: false))
@@ -81,7 +82,10 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
                         return;
                     }
 
-                    Assert.True(attempt < 100, "a body was refused 100 times");
+                    var detail = (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["detail"] ?? "";
+                    reasons.AddOrUpdate(detail.Length > 40 ? detail[..40] : detail, 1, (_, n) => n + 1);
+
+                    Assert.True(attempt < 100, $"a body was refused 100 times: {string.Join("; ", reasons.Select(r => $"{r.Key} x {r.Value}"))}");
                     Interlocked.Increment(ref redeliveries);
                     // The wait the answer asks for, as a sender would redeliver.
                     await Task.Delay(TimeSpan.FromSeconds(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1));
@@ -90,7 +94,7 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
             Assert.False(_function!.HasExited, $"the function exited in wave {wave} with {(_function.HasExited ? _function.ExitCode : 0)}");
         }
 
-        output.WriteLine($"answers: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} x {s.Value}"))}; redeliveries {redeliveries}");
+        output.WriteLine($"answers: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} x {s.Value}"))}; redeliveries {redeliveries}: {string.Join("; ", reasons.Select(r => $"{r.Key} x {r.Value}"))}");
         output.WriteLine($"cgroup peak {cgroup.PeakBytes / (1024 * 1024)} MiB of {Limit / (1024 * 1024)} MiB; OOM kills {cgroup.OomKills}");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/liveness")).StatusCode);
         Assert.Equal(0, cgroup.OomKills);
