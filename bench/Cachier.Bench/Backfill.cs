@@ -41,6 +41,8 @@ public static class Backfill
         var environment = env.FunctionEnvironment(port);
         environment["Cachier__ExcludedNamespaces__0"] = rawNs;
         environment["Cachier__ResyncParallelism"] = parallelism.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The request must last as long as the run: no early 202 "running" answer.
+        environment["Cachier__ResyncAnswerWithin"] = "00:10:00";
         using var local = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, "backfill.log"));
         await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
