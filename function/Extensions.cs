@@ -1,3 +1,5 @@
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Http;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;

@@ -1,3 +1,5 @@
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
@@ -57,7 +59,7 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
             }
             catch (ApiException e)
             {
-                outcome = Outcome.FromApiError(target, e);
+                outcome = Outcome.For(e.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed, target, e.Message) with { RetryAfter = e.RetryAfter };
             }
         }
 

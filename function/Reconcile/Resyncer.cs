@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;

@@ -4,7 +4,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
-namespace Cachier;
+namespace Cachier.Diagnostics;
 
 /// <summary>Cachier's instruments (System.Diagnostics.Metrics); exported at <c>/metrics</c>.</summary>
 public static class Telemetry

@@ -1,6 +1,7 @@
+using Cachier.Domain;
 using Cachier.Reconcile;
 
-namespace Cachier;
+namespace Cachier.Diagnostics;
 
 /// <summary>Source-generated, structured log lines, keyed by {Namespace}/{Name}.</summary>
 public static partial class Log
