@@ -70,7 +70,12 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
         var patch = new ImagePatch
         {
             Metadata = new PatchMeta { ResourceVersion = current.ResourceVersion, Labels = ImageResources.Labels(plan) },
-            Spec = desired is null ? null : new PatchSpec { ServiceAccountName = desired.ServiceAccountName, ImagePullSecrets = ImageResources.Secrets(desired) },
+            Spec = desired is null ? null : new PatchSpec
+            {
+                Image = desired.Image == current.Image ? null : desired.Image,
+                ServiceAccountName = desired.ServiceAccountName,
+                ImagePullSecrets = ImageResources.Secrets(desired)
+            },
         };
         return WriteAsync(HttpMethod.Patch, $"{ImagesRoot}/namespaces/{current.Namespace}/images/{current.Name}",
             Content(patch, WireJson.Default.ImagePatch, MergePatch), ct);

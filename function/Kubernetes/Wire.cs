@@ -87,6 +87,9 @@ public sealed class PatchMeta
 
 public sealed class PatchSpec
 {
+    /// <summary>Only when an Image of ours carries another image (edited by hand): left out otherwise.</summary>
+    public string? Image { get; set; }
+
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
     public string? ServiceAccountName { get; set; }
 

@@ -19,7 +19,7 @@ public sealed record ImageState(
     public bool BelongsTo(string workloadUid) => ControllerLabel == workloadUid || OwnerUid == workloadUid;
 
     public bool SameSpec(DesiredImage desired) =>
-        ServiceAccountName == desired.ServiceAccountName && ImagePullSecrets.SequenceEqual(desired.ImagePullSecrets);
+        Image == desired.Image && ServiceAccountName == desired.ServiceAccountName && ImagePullSecrets.SequenceEqual(desired.ImagePullSecrets);
 }
 
 public enum WriteResult { Done, NotFound, Conflict }

@@ -110,28 +110,46 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         return outcome;
     }
 
+    /// <summary>
+    /// Writes the difference. An Image the LIST showed that is gone when written (404, or 409 and then not found) means
+    /// the LIST is out of date: the Images are listed again and the fresh difference applied, bounded; nothing is
+    /// re-created on the strength of the old LIST.
+    /// </summary>
     private async Task<Outcome> DiffAsync(ImagePlan plan, IReadOnlyList<ImageState> existing, CancellationToken ct)
     {
-        var uid = plan.Owner.Uid;
-        var desired = plan.Images.ToDictionary(d => d.Image, StringComparer.Ordinal);
-
-        // One keeper per desired image (ours by name if present, else adopt cachier's oldest name); the rest is surplus.
-        var keep = new Dictionary<string, ImageState>(StringComparer.Ordinal);
-        var surplus = new List<ImageState>();
-        foreach (var group in existing.GroupBy(i => i.Image, StringComparer.Ordinal))
+        var written = new Tally();
+        for (var attempt = 1; ; attempt++)
         {
-            if (!desired.TryGetValue(group.Key, out var want))
+            var outcome = await DiffOnceAsync(plan, existing, written, ct);
+            if (outcome is not null)
             {
-                surplus.AddRange(group);
-                continue;
+                return outcome;
             }
 
-            var keeper = group.FirstOrDefault(i => i.Name == want.Name) ?? group.OrderBy(i => i.Name, StringComparer.Ordinal).First();
-            keep[group.Key] = keeper;
-            surplus.AddRange(group.Where(i => !ReferenceEquals(i, keeper)));
-        }
+            if (attempt >= MaxAttempts)
+            {
+                throw new ApiException("LIST", plan.Owner.Namespace, 409, $"Images of {plan.Owner.Ref} kept vanishing under {MaxAttempts} attempts");
+            }
 
-        int created = 0, updated = 0, deleted = 0;
+            existing = await api.ListImagesAsync(plan.Owner.Namespace, plan.Owner.Uid, ct);
+        }
+    }
+
+    private sealed class Tally
+    {
+        public int Created;
+        public int Updated;
+        public int Deleted;
+
+        /// <summary>Images created or updated (deletes aside).</summary>
+        public int Written => Created + Updated;
+    }
+
+    /// <returns>The outcome; null when an Image of <paramref name="existing"/> vanished (list again).</returns>
+    private async Task<Outcome?> DiffOnceAsync(ImagePlan plan, IReadOnlyList<ImageState> existing, Tally tally, CancellationToken ct)
+    {
+        var (keep, surplus) = Match(plan, existing);
+        var before = tally.Written;
         var notOwned = new List<string>();
         var unchanged = new List<ImageState>();
         foreach (var want in plan.Images)
@@ -142,7 +160,7 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
                 switch (result)
                 {
                     case Created.Done:
-                        created++;
+                        tally.Created++;
                         continue;
                     case Created.NamespaceGone:
                         return Outcome.For(Outcome.Gone, plan.Owner.Ref, $"namespace {plan.Owner.Namespace} no longer exists");
@@ -157,32 +175,73 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
             if (current.SameSpec(want))
             {
                 unchanged.Add(current);
+                continue;
             }
-            else if (await UpdateAsync(plan, current, want, ct))
+
+            switch (await UpdateAsync(plan, current, want, ct))
             {
-                updated++;
-            }
-            else if ((await CreateAsync(plan, want, ct)).Result == Created.Done)
-            {
-                created++;
+                case Updated.Done:
+                    tally.Updated++;
+                    break;
+                case Updated.Vanished:
+                    return null;
             }
         }
 
         foreach (var extra in surplus)
         {
-            deleted += await DeleteAsync(extra, plan.Owner.Generation, ct) ? 1 : 0;
+            tally.Deleted += await DeleteAsync(extra, plan.Owner.Generation, ct) ? 1 : 0;
         }
 
         var relabeled = 0;
-        foreach (var stay in Relabel(plan, unchanged, created + updated, deleted))
+        foreach (var stay in Relabel(plan, unchanged, tally.Written, tally.Deleted))
         {
-            relabeled += await UpdateAsync(plan, stay, null, ct) ? 1 : 0;
+            switch (await UpdateAsync(plan, stay, null, ct))
+            {
+                case Updated.Done:
+                    relabeled++;
+                    break;
+                case Updated.Vanished:
+                    tally.Updated += relabeled;
+                    return null;
+            }
         }
 
+        // What an earlier pass wrote, this pass found unchanged: count it once.
         return new Outcome(notOwned.Count > 0 ? Outcome.NotOwnedResult : Outcome.Reconciled,
             plan.Owner.Kind, plan.Owner.Namespace, plan.Owner.Name,
             notOwned.Count > 0 ? "an Image of the same name belongs to another owner" : null,
-            created, updated + relabeled, deleted, unchanged.Count - relabeled, notOwned.Count > 0 ? notOwned : null);
+            tally.Created, tally.Updated + relabeled, tally.Deleted, Math.Max(0, unchanged.Count - relabeled - before), notOwned.Count > 0 ? notOwned : null);
+    }
+
+    /// <summary>
+    /// One keeper per desired image: the Image of its name (ours even when its image was edited: it is updated), else
+    /// the oldest-named one carrying that image (adopted, say from the original cachier). The rest is surplus.
+    /// </summary>
+    private static (Dictionary<string, ImageState> Keep, List<ImageState> Surplus) Match(ImagePlan plan, IReadOnlyList<ImageState> existing)
+    {
+        var keep = new Dictionary<string, ImageState>(StringComparer.Ordinal);
+        var kept = new HashSet<ImageState>(ReferenceEqualityComparer.Instance);
+        foreach (var want in plan.Images)
+        {
+            if (existing.FirstOrDefault(i => i.Name == want.Name) is { } named)
+            {
+                keep[want.Image] = named;
+                kept.Add(named);
+            }
+        }
+
+        foreach (var want in plan.Images.Where(w => !keep.ContainsKey(w.Image)))
+        {
+            if (existing.Where(i => i.Image == want.Image && !kept.Contains(i)).OrderBy(i => i.Name, StringComparer.Ordinal).FirstOrDefault() is { } adopted)
+            {
+                keep[want.Image] = adopted;
+                kept.Add(adopted);
+            }
+        }
+
+        var surplus = existing.GroupBy(i => i.Image, StringComparer.Ordinal).SelectMany(g => g.Where(i => !kept.Contains(i))).ToList();
+        return (keep, surplus);
     }
 
     /// <summary>
@@ -226,7 +285,8 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
             var found = await api.GetImageAsync(plan.Owner.Namespace, want.Name, ct);
             if (found is not null)
             {
-                return found.BelongsTo(plan.Owner.Uid) && found.Image == want.Image ? (Created.TakenByUs, found) : (Created.TakenByOther, null);
+                // Ours even if its image was edited: the caller updates it.
+                return found.BelongsTo(plan.Owner.Uid) ? (Created.TakenByUs, found) : (Created.TakenByOther, null);
             }
 
             // Deleted between our create and our read: try again.
@@ -235,23 +295,32 @@ public sealed class ImageReconciler(IClusterApi api, CachierSettings settings, P
         throw Contention("POST", want.Name);
     }
 
-    /// <summary>Optimistic concurrency: on 409 re-read and retry, bounded. False when the Image is gone.</summary>
-    private async Task<bool> UpdateAsync(ImagePlan plan, ImageState current, DesiredImage? want, CancellationToken ct)
+    private enum Updated { Done, Vanished, Superseded }
+
+    /// <summary>
+    /// Optimistic concurrency: on 409 re-read and retry, bounded. Vanished: the Image is gone (404, or not found on the
+    /// re-read); Superseded: a newer generation of the workload wrote it meanwhile (that pass decides, not this one).
+    /// </summary>
+    private async Task<Updated> UpdateAsync(ImagePlan plan, ImageState current, DesiredImage? want, CancellationToken ct)
     {
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             switch (await api.UpdateImageAsync(plan, current, want, ct))
             {
                 case WriteResult.Done:
-                    return true;
+                    return Updated.Done;
                 case WriteResult.NotFound:
-                    return false;
+                    return Updated.Vanished;
             }
 
-            // Gone, or already written by a newer generation of the workload: leave it.
-            if (await api.GetImageAsync(current.Namespace, current.Name, ct) is not { } fresh || fresh.Generation > plan.Owner.Generation)
+            if (await api.GetImageAsync(current.Namespace, current.Name, ct) is not { } fresh)
             {
-                return false;
+                return Updated.Vanished;
+            }
+
+            if (fresh.Generation > plan.Owner.Generation)
+            {
+                return Updated.Superseded;
             }
 
             current = fresh;

@@ -367,6 +367,79 @@ public sealed class ReconcileContractTests
     }
 
     [Fact]
+    public async Task Reconcile_lists_again_when_an_update_answers_404_and_applies_the_fresh_difference()
+    {
+        using var host = Start();
+        var before = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        var after = Deployment("web", Uid, 3, ["nginx:1.25"], serviceAccount: "web-sa");
+        var name = ExpectedName("web", Uid, "nginx:1.25");
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
+        var list = WireMock.RequestBuilders.Request.Create().WithPath(ImagesPath(Ns)).UsingGet();
+        host.Api.Given(list).InScenario("vanish").WillSetStateTo("listed")
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json")
+                .WithBody(ImageList(null, [ImageOf(before, "nginx:1.25", "img-1", "321")]).ToJsonString()));
+        host.Api.Given(WireMock.RequestBuilders.Request.Create().WithPath(ImagePath(Ns, name)).UsingPatch()).InScenario("vanish").WhenStateIs("listed")
+            .WillSetStateTo("gone")
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(404).WithHeader("Content-Type", "application/json").WithBody(Status(404, "NotFound").ToJsonString()));
+        host.Api.Given(list).InScenario("vanish").WhenStateIs("gone")
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(ImageList(null, []).ToJsonString()));
+        host.StubCreate(Ns);
+
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        var calls = host.Calls;
+        Assert.Equal([$"GET {DeploymentPath}", $"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", $"PATCH {ImagePath(Ns, name)}",
+            $"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", $"POST {ImagesPath(Ns)}"], calls.Select(c => c.Line));
+        AssertCreates(calls[4], after, "nginx:1.25", serviceAccount: "web-sa");
+        Assert.Equal("reconciled", (string?)outcome["result"]);
+        Assert.Equal(1, (int?)outcome["created"]);
+        Assert.Equal(0, (int?)outcome["updated"]);
+    }
+
+    [Fact]
+    public async Task Reconcile_updates_an_image_of_its_own_that_carries_another_image()
+    {
+        using var host = Start();
+        var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        var name = ExpectedName("web", Uid, "nginx:1.25");
+        // Our name, labels and owner, but spec.image edited by hand.
+        var edited = Image(name, "img-1", "40", "nginx:1.24", OurLabels(Uid, 2), Owner(web));
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns, edited);
+        host.StubPatch(Ns, name);
+
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+
+        var patch = AssertPatches(Assert.Single(host.Writes), name, "40", Uid, 2);
+        Assert.Equal("nginx:1.25", (string?)patch["spec"]!["image"]);
+        Assert.Equal("reconciled", (string?)outcome["result"]);
+        Assert.Equal(1, (int?)outcome["updated"]);
+        Assert.Equal(0, (int?)outcome["deleted"]);
+    }
+
+    [Fact]
+    public async Task Reconcile_updates_an_image_of_its_own_with_another_image_found_when_create_answers_409()
+    {
+        using var host = Start();
+        var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        var name = ExpectedName("web", Uid, "nginx:1.25");
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns);
+        host.StubCreate(Ns, 409);
+        // Not listed (its controller label was removed), but our owner reference and our name, with another image.
+        host.StubGetImage(Ns, name, Image(name, "img-1", "41", "nginx:1.24", new Dictionary<string, string>(), Owner(web)));
+        host.StubPatch(Ns, name);
+
+        var outcome = await OutcomeAsync(await host.SendRefAsync("add", "apps/v1", "Deployment", Ns, "web"));
+
+        Assert.Equal(["POST", "PATCH"], host.Writes.Select(c => c.Method));
+        var patch = AssertPatches(host.Writes[1], name, "41", Uid, 2);
+        Assert.Equal("nginx:1.25", (string?)patch["spec"]!["image"]);
+        Assert.Equal("reconciled", (string?)outcome["result"]);
+        Assert.Equal(1, (int?)outcome["updated"]);
+    }
+
+    [Fact]
     public async Task Concurrent_events_for_one_workload_are_serialised()
     {
         using var host = Start();
