@@ -9,11 +9,11 @@ namespace Cachier;
 public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync, WarmSummary? Warm = null)
 {
     [JsonIgnore]
-    public bool IsTransient => Outcome?.Result == Reconcile.Outcome.Transient || Resync?.Result == Resyncer.Failed
+    public bool IsTransient => Outcome?.Result == OutcomeResult.Transient || Resync?.Result == ResyncResult.Transient
         || Warm?.Result is WarmSummary.Partial or WarmSummary.Unavailable;
 
     [JsonIgnore]
-    public bool IsFailure => Outcome?.Result == Reconcile.Outcome.Failed || Resync?.Result == Resyncer.Error || Warm?.Result == WarmSummary.Error;
+    public bool IsFailure => Outcome?.Result == OutcomeResult.Failed || Resync?.Result == ResyncResult.Failed || Warm?.Result == WarmSummary.Error;
 }
 
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
@@ -54,18 +54,17 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
             // The resync runs detached from the request (a sender's timeout must not abort a half-done repair) and is
             // bounded by its own pages and parallelism; the request waits for its summary.
             var summary = await resyncer.RunAsync(ct);
-            Telemetry.Event(inbound.Type, "resync-" + summary.Result, started);
+            Telemetry.Event(inbound.Type, "resync-" + summary.Result.Name(), started);
             return new Handled(inbound.Type, null, summary);
         }
 
         var outcome = inbound switch
         {
             WorkloadInbound w => await ReconcileWithinDeadlineAsync(w.Event, deadline, ct),
-            IgnoredInbound i => Outcome.For(Outcome.Ignored, i.Ref, i.Reason),
+            IgnoredInbound i => Outcome.For(OutcomeResult.Ignored, i.Ref, i.Reason),
             _ => throw new UnreachableException(inbound.GetType().Name),
         };
-        Telemetry.Images(outcome.Created, outcome.Updated, outcome.Deleted);
-        Telemetry.Event(inbound.Type, outcome.Result, started);
+        Telemetry.Event(inbound.Type, outcome.Result.Name(), started);
         Log.Outcome(logger, inbound.Type, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new Handled(inbound.Type, outcome, null);
     }
@@ -80,7 +79,7 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return Outcome.For(Outcome.Transient, ev.Ref, $"not finished within the request deadline of {settings.Options.RequestDeadline.TotalSeconds:0.###} s");
+            return Outcome.For(OutcomeResult.Transient, ev.Ref, $"not finished within the request deadline of {settings.Options.RequestDeadline.TotalSeconds:0.###} s");
         }
     }
 }

@@ -55,10 +55,10 @@ public static partial class Log
     {
         switch (o.Result)
         {
-            case Reconcile.Outcome.Transient:
+            case OutcomeResult.Transient:
                 Transient(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
                 break;
-            case Reconcile.Outcome.Failed:
+            case OutcomeResult.Failed:
                 Failed(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
                 break;
             default:
@@ -67,7 +67,7 @@ public static partial class Log
                     NotOwned(logger, o.Kind, o.Namespace, o.Name, string.Join(", ", o.NotOwned));
                 }
 
-                Handled(logger, type, o.Kind, o.Namespace, o.Name, o.Result, o.Created, o.Updated, o.Deleted, o.Unchanged,
+                Handled(logger, type, o.Kind, o.Namespace, o.Name, o.Result.Name(), o.Created, o.Updated, o.Deleted, o.Unchanged,
                     Math.Round(durationMs, 2), o.Reason is null ? "" : $": {o.Reason}");
                 break;
         }

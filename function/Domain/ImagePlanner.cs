@@ -19,10 +19,15 @@ public static class ImagePlanner
     public static ImagePlan Plan(Workload workload, ImageFilters? filters = null)
     {
         filters ??= ImageFilters.None;
-        var (cache, reason) = ShouldCache(workload);
-        if (!cache || workload.Pod is null)
+        if (workload.Pod is null)
         {
-            return new ImagePlan(workload, false, workload.Pod is null && cache ? "no pod spec" : reason, []);
+            return new ImagePlan(workload, false, "no pod spec", [], Applies: false);
+        }
+
+        var (cache, reason) = ShouldCache(workload);
+        if (!cache)
+        {
+            return new ImagePlan(workload, false, reason, []);
         }
 
         var pod = workload.Pod;

@@ -28,7 +28,11 @@ public sealed record Workload(
 public sealed record PodTemplate(
     IReadOnlyList<string> Images,
     string? ServiceAccountName,
-    IReadOnlyList<string> ImagePullSecrets);
+    IReadOnlyList<string> ImagePullSecrets)
+{
+    /// <summary>Where a pod spec may live, in order: PodSpecable duck type, CronJob, Pod.</summary>
+    public const string Shapes = "spec.template.spec, spec.jobTemplate.spec.template.spec or spec.containers";
+}
 
 /// <summary>One Image as Cachier wants it to be.</summary>
 public sealed record DesiredImage(
@@ -37,12 +41,16 @@ public sealed record DesiredImage(
     string? ServiceAccountName,
     IReadOnlyList<string> ImagePullSecrets);
 
-/// <summary>The complete desired state for one workload: every field the Image objects carry.</summary>
+/// <summary>
+/// The complete desired state for one workload: every field the Image objects carry. <paramref name="Applies"/> false:
+/// the object has no pod spec, so Images are none of its business (ignored, nothing listed or deleted).
+/// </summary>
 public sealed record ImagePlan(
     Workload Owner,
     bool Cache,
     string Reason,
-    IReadOnlyList<DesiredImage> Images)
+    IReadOnlyList<DesiredImage> Images,
+    bool Applies = true)
 {
     public string GenerationLabel => Owner.Generation.ToString("D5", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -71,14 +71,14 @@ public static class EventParser
             throw new BadEventException($"name '{Clip(target.Name)}' is not a valid object name");
         }
 
-        if (settings.FindKind(target.ApiVersion, target.Kind) is null)
+        if (settings.FindKind(target.ApiVersion, target.Kind) is not { } kind)
         {
             return new IgnoredInbound(type, target, $"kind {Clip(target.Kind)} of {Clip(target.ApiVersion)} is not configured");
         }
 
         if (!resource || action == WorkloadAction.Delete)
         {
-            return new WorkloadInbound(type, new WorkloadEvent(action, target, null));
+            return new WorkloadInbound(type, new WorkloadEvent(action, kind, target, null));
         }
 
         if (data is null)
@@ -107,7 +107,7 @@ public static class EventParser
             throw new BadEventException($"data is {Clip(workload.Ref.ToString())} ({Clip(workload.ApiVersion)}) but the event names {target} ({target.ApiVersion})");
         }
 
-        return new WorkloadInbound(type, new WorkloadEvent(action, target, workload));
+        return new WorkloadInbound(type, new WorkloadEvent(action, kind, target, workload));
     }
 
     /// <summary>The extension attribute first (what the adapter always sets), then the data. Never the subject.</summary>

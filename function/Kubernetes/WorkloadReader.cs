@@ -6,9 +6,6 @@ namespace Cachier.Kubernetes;
 /// <summary>Projects an API object (any kind) onto <see cref="Workload"/>. Pure; finds the pod spec by shape.</summary>
 public static class WorkloadReader
 {
-    /// <summary>Where a pod spec may live, in order: PodSpecable duck type, CronJob, Pod.</summary>
-    public const string Shapes = "spec.template.spec, spec.jobTemplate.spec.template.spec or spec.containers";
-
     /// <param name="listedAs">the kind asked for: items of a LIST of built-in kinds carry no apiVersion/kind.</param>
     /// <exception cref="FormatException">the object lacks the metadata every API object has.</exception>
     public static Workload Read(JsonElement obj, ResourceKind? listedAs = null)

@@ -1,11 +1,16 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
 
+/// <summary>What handling one event came to. <see cref="Transient"/>: worth a redelivery; <see cref="Failed"/>: permanent.</summary>
+[JsonConverter(typeof(KebabEnumJson<OutcomeResult>))]
+public enum OutcomeResult { Reconciled, Ignored, Deleted, Gone, Disabled, Stale, NotOwned, Transient, Failed }
+
 /// <summary>What handling one event came to. Errors the reconciler expects are outcomes, not exceptions.</summary>
 public sealed record Outcome(
-    string Result,
+    OutcomeResult Result,
     string? Kind = null,
     string? Namespace = null,
     string? Name = null,
@@ -16,23 +21,31 @@ public sealed record Outcome(
     int Unchanged = 0,
     IReadOnlyList<string>? NotOwned = null)
 {
-    public const string Reconciled = "reconciled";
-    public const string Ignored = "ignored";
-    public const string DeletedResult = "deleted";
-    public const string Gone = "gone";
-    public const string Disabled = "disabled";
-    public const string Stale = "stale";
-    public const string NotOwnedResult = "not-owned";
-    public const string Transient = "transient";
-    public const string Failed = "failed";
-
     /// <summary>How long a sender should wait before redelivering a transient failure.</summary>
     [JsonIgnore]
     public TimeSpan? RetryAfter { get; init; }
 
-    public static Outcome For(string result, WorkloadRef? workload, string? reason = null) =>
+    public static Outcome For(OutcomeResult result, WorkloadRef? workload, string? reason = null) =>
         new(result, workload?.Kind, workload?.Namespace, workload?.Name, reason);
 
     public static Outcome FromApiError(WorkloadRef workload, ApiException error) =>
-        For(error.IsTransient ? Transient : Failed, workload, error.Message) with { RetryAfter = error.RetryAfter };
+        For(error.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed, workload, error.Message) with { RetryAfter = error.RetryAfter };
+}
+
+public static class WireNames
+{
+    /// <summary>An outcome or result as the wire, the logs and the metrics spell it: <c>NotOwned</c> is <c>not-owned</c>.</summary>
+    public static string Name<T>(this T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+}
+
+/// <summary>The wire spelling of an enum (<see cref="WireNames.Name{T}"/>), source-generation friendly.</summary>
+public sealed class KebabEnumJson<T> : JsonConverter<T> where T : struct, Enum
+{
+    public override T Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var text = reader.GetString();
+        return Enum.GetValues<T>().FirstOrDefault(r => r.Name() == text);
+    }
+
+    public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) => writer.WriteStringValue(value.Name());
 }

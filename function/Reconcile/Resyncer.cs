@@ -1,11 +1,19 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
 
+/// <summary>
+/// How a resync ended: every workload handled; some failed; the run as a whole stopped on a transient failure (worth a
+/// redelivery); or it failed for good (say RBAC: an operator must act). "failed" means permanent, as in <see cref="OutcomeResult"/>.
+/// </summary>
+[JsonConverter(typeof(KebabEnumJson<ResyncResult>))]
+public enum ResyncResult { Completed, Partial, Transient, Failed }
+
 /// <summary>What one full resync did.</summary>
 public sealed record ResyncSummary(
-    string Result,
+    ResyncResult Result,
     int Workloads,
     int Images,
     int Created,
@@ -25,11 +33,9 @@ public sealed record ResyncSummary(
 /// <c>ResyncMinInterval</c> of the last run that completed gets that run's summary (<c>reused</c>), so a sender cannot
 /// make Cachier LIST the cluster back to back. A run that failed as a whole is not reused: its retry is meant.
 /// </summary>
-public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings, KeyedLock locks,
+public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings,
     ILogger<Resyncer> logger, IHostApplicationLifetime lifetime, TimeProvider time)
 {
-    public const string Failed = "failed";
-    public const string Error = "error";
     private const int MaxReportedFailures = 20;
 
     /// <summary>Restarts of one LIST whose continue token expired (410) before the resync gives that LIST up.</summary>
@@ -48,7 +54,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                 return running.ContinueWith(t => t.Result with { Joined = true }, ct, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             }
 
-            if (_last is { } last && last.Summary.Result is not (Failed or Error) && time.GetElapsedTime(last.At) < settings.Options.ResyncMinInterval)
+            if (_last is { } last && last.Summary.Result is not (ResyncResult.Transient or ResyncResult.Failed) && time.GetElapsedTime(last.At) < settings.Options.ResyncMinInterval)
             {
                 return Task.FromResult(last.Summary with { Reused = true, Joined = false });
             }
@@ -67,7 +73,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
         var failures = new List<string>();
         var index = new Dictionary<string, List<ImageState>>(StringComparer.Ordinal);
         var images = 0;
-        string result;
+        ResyncResult result;
         try
         {
             for (var restarts = 0; ; restarts++)
@@ -106,14 +112,14 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                         await Parallel.ForEachAsync(page, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
                             async (workload, token) =>
                             {
-                                var outcome = await ReconcileOneAsync(workload, index.GetValueOrDefault(IndexKey(workload.Namespace, workload.Uid)) ?? [], token);
+                                var outcome = await reconciler.ReconcileListedAsync(workload, index.GetValueOrDefault(IndexKey(workload.Namespace, workload.Uid)) ?? [], token);
                                 lock (failures)
                                 {
                                     workloads++;
                                     created += outcome.Created;
                                     updated += outcome.Updated;
                                     deleted += outcome.Deleted;
-                                    if (outcome.Result is Outcome.Transient or Outcome.Failed)
+                                    if (outcome.Result is OutcomeResult.Transient or OutcomeResult.Failed)
                                     {
                                         failed++;
                                         if (failures.Count < MaxReportedFailures)
@@ -121,7 +127,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                                             failures.Add($"{workload.Kind} {workload.Namespace}/{workload.Name}: {outcome.Reason}");
                                         }
 
-                                        Log.ResyncFailure(logger, outcome.Kind, outcome.Namespace, outcome.Name, outcome.Result, outcome.Reason);
+                                        Log.ResyncFailure(logger, outcome.Kind, outcome.Namespace, outcome.Name, outcome.Result.Name(), outcome.Reason);
                                     }
                                 }
                             });
@@ -138,22 +144,21 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
                     // One kind that cannot be listed (RBAC, an outage mid-way) must not cost the other kinds their repair.
                     failed++;
                     failures.Add($"{kind}: {e.Message}");
-                    Log.ResyncFailure(logger, kind.ToString(), "*", "*", e.IsTransient ? Outcome.Transient : Outcome.Failed, e.Message);
+                    Log.ResyncFailure(logger, kind.ToString(), "*", "*", (e.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed).Name(), e.Message);
                 }
             }
 
-            result = failed == 0 ? "completed" : "partial";
+            result = failed == 0 ? ResyncResult.Completed : ResyncResult.Partial;
         }
         catch (ApiException e)
         {
-            // "failed": transient, worth a redelivery; "error": permanent (say RBAC), an operator must act.
             failures.Add(e.Message);
-            result = e.IsTransient ? Failed : Error;
+            result = e.IsTransient ? ResyncResult.Transient : ResyncResult.Failed;
         }
 
         var duration = Stopwatch.GetElapsedTime(started);
-        Telemetry.Resync(result, duration, created + updated + deleted);
-        Log.Resynced(logger, result, workloads, created, updated, deleted, failed, string.Join(", ", skipped), Math.Round(duration.TotalMilliseconds, 1));
+        Telemetry.Resync(result.Name(), duration, created + updated + deleted);
+        Log.Resynced(logger, result.Name(), workloads, created, updated, deleted, failed, string.Join(", ", skipped), Math.Round(duration.TotalMilliseconds, 1));
         var summary = new ResyncSummary(result, workloads, images, created, updated, deleted, failed, skipped, failures, Math.Round(duration.TotalMilliseconds, 1));
         lock (_gate)
         {
@@ -188,24 +193,4 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
     }
 
     private static string IndexKey(string ns, string uid) => $"{ns}/{uid}";
-
-    private async Task<Outcome> ReconcileOneAsync(Workload workload, IReadOnlyList<ImageState> indexed, CancellationToken ct)
-    {
-        if (settings.ExcludedNamespaces.Contains(workload.Namespace))
-        {
-            return Outcome.For(Outcome.Ignored, workload.Ref, "namespace excluded");
-        }
-
-        using var held = await locks.AcquireAsync(ImageReconciler.LockKey(workload.Ref), ct);
-        try
-        {
-            var outcome = await reconciler.ApplyAsync(workload, indexed, ct);
-            Telemetry.Images(outcome.Created, outcome.Updated, outcome.Deleted);
-            return outcome;
-        }
-        catch (ApiException e)
-        {
-            return Outcome.FromApiError(workload.Ref, e);
-        }
-    }
 }

@@ -172,7 +172,7 @@ public sealed class ResyncContractTests
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a 503 must carry Retry-After");
-        Assert.Equal("failed", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["resync"]!["result"]);
+        Assert.Equal("transient", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["resync"]!["result"]);
         Assert.Empty(host.Writes);
     }
 
@@ -185,7 +185,7 @@ public sealed class ResyncContractTests
         var response = await host.Client.PostAsync("/resync", null);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal("failed", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["result"]);
+        Assert.Equal("transient", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["result"]);
         Assert.True(response.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "a 503 must carry Retry-After, as the ping event's does");
         Assert.Empty(host.Writes);
     }

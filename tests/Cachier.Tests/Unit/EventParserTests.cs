@@ -17,6 +17,7 @@ public class EventParserTests
     private static readonly JsonEventFormatter Formatter = new();
     private static readonly CachierSettings Defaults = new(new CachierOptions());
     private static readonly WorkloadRef Dummy = new("apps/v1", "Deployment", "demo", "dummy");
+    private static readonly ResourceKind Deployments = ResourceKind.Parse("Deployment.v1.apps");
 
     /// <summary>What each ApiServerSource sample must parse to (see the shared reference README).</summary>
     private static readonly Dictionary<string, SampleExpectation> Expected = new()
@@ -95,7 +96,7 @@ public class EventParserTests
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
-        Assert.Equal(new WorkloadEvent(WorkloadAction.Update, Dummy, null), inbound.Event);
+        Assert.Equal(new WorkloadEvent(WorkloadAction.Update, Deployments, Dummy, null), inbound.Event);
     }
 
     [Fact]
@@ -178,7 +179,7 @@ public class EventParserTests
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, new CachierSettings(new CachierOptions { Resources = ["Foo.v1.example.com"] })));
 
-        Assert.Equal(new WorkloadEvent(WorkloadAction.Add, foo, null), inbound.Event);
+        Assert.Equal(new WorkloadEvent(WorkloadAction.Add, ResourceKind.Parse("Foo.v1.example.com"), foo, null), inbound.Event);
     }
 
     [Fact]
@@ -319,7 +320,7 @@ public class EventParserTests
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
-        Assert.Equal(new WorkloadEvent(WorkloadAction.Delete, Dummy, null), inbound.Event);
+        Assert.Equal(new WorkloadEvent(WorkloadAction.Delete, Deployments, Dummy, null), inbound.Event);
     }
 
     [Theory]
