@@ -2,9 +2,7 @@ using Cachier.Http;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using Cachier.Security;
-using k8s;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
 namespace Cachier;
@@ -22,32 +20,15 @@ public static class Extensions
                 new KeyValuePair<string, string?>($"{CachierOptions.Section}:Resources:{i}", r)));
         }
 
+        // Bound and validated once; this instance feeds the early connection, logging, Kestrel and every service.
+        var options = CachierOptions.Bind(builder.Configuration);
         var services = builder.Services;
-        services.AddOptions<CachierOptions>()
-            .BindConfiguration(CachierOptions.Section)
-            .PostConfigure<IConfiguration>((o, config) =>
-            {
-                // A single scalar (Cachier__Resources=a,b) lists several kinds.
-                if (config[$"{CachierOptions.Section}:Resources"] is { Length: > 0 } scalar)
-                {
-                    o.Resources = [scalar];
-                }
-
-                if (config[$"{CachierOptions.Section}:Authentication:AllowedSubjects"] is { Length: > 0 } subjects)
-                {
-                    o.Authentication.AllowedSubjects = [subjects];
-                }
-
-                // Dapr's sidecar hands the app its API token in APP_API_TOKEN (unprefixed, as Dapr names it).
-                o.Authentication.DaprApiToken ??= config[SenderAuthenticationSettings.DaprTokenVariable];
-            })
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<CachierOptions>, CachierOptionsValidator>();
-        services.AddSingleton(sp => new CachierSettings(sp.GetRequiredService<IOptions<CachierOptions>>().Value));
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new CachierSettings(options));
 
         // The API server connection is made from now on, on a second thread, while the host is built: reading a
         // kubeconfig and loading OpenSSL take about 10 ms that would otherwise stand between start-up and the first event.
-        var connecting = KubeConnectionSource.Connect(builder.Configuration.GetSection(CachierOptions.Section));
+        var connecting = Task.Run(() => KubeConnection.FromOptions(options));
         services.AddSingleton(sp => new KubeConnectionSource(
             connecting, sp.GetRequiredService<CachierSettings>(), sp.GetRequiredService<ILogger<KubeConnectionSource>>()));
         services.AddHostedService(sp => sp.GetRequiredService<KubeConnectionSource>());
@@ -55,20 +36,18 @@ public static class Extensions
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<Warmer>();
-        services.AddSingleton(sp => new PlanMemo(sp.GetRequiredService<CachierSettings>().Options.MemoCapacity,
-            sp.GetRequiredService<CachierSettings>().Options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new PlanMemo(options.MemoCapacity, options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<KeyedLock>();
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
         services.AddSingleton<EventPipeline>();
-        services.AddSingleton<BodyBudget>(sp => new BodyBudget(sp.GetRequiredService<CachierSettings>().Options.BodyMemoryBudgetBytes));
+        services.AddSingleton(new BodyBudget(options.BodyMemoryBudgetBytes));
 
         // Who may send events: the issuer's keys are fetched over the same connection and cached.
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IIssuerKeySource, IssuerDiscovery>();
-        services.AddSingleton(sp => new IssuerKeyCache(sp.GetRequiredService<IIssuerKeySource>(),
-            sp.GetRequiredService<CachierSettings>().Options.Authentication, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new SenderCheck(sp.GetRequiredService<IssuerKeyCache>(), sp.GetRequiredService<CachierSettings>().Options.Authentication));
+        services.AddSingleton(sp => new IssuerKeyCache(sp.GetRequiredService<IIssuerKeySource>(), options.Authentication, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new SenderCheck(sp.GetRequiredService<IssuerKeyCache>(), options.Authentication));
 
         // The metrics pipeline is built beside the host too (it needs nothing from the container); the container owns
         // it from then on and disposes it with the host.
@@ -79,7 +58,7 @@ public static class Extensions
 
         // One JSON object per log line (Cachier:LogFormat=simple for humans); levels from Logging:LogLevel.
         builder.Logging.ClearProviders();
-        if (string.Equals(builder.Configuration[$"{CachierOptions.Section}:LogFormat"], "simple", StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(options.LogFormat, "simple", StringComparison.OrdinalIgnoreCase))
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }
@@ -98,12 +77,8 @@ public static class Extensions
             builder.WebHost.UseUrls($"http://0.0.0.0:{port}");
         }
 
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
-        {
-            // Our own reader answers 413 with a problem body; Kestrel's limit is the backstop just above it.
-            var limit = context.Configuration.GetValue<long?>($"{CachierOptions.Section}:{nameof(CachierOptions.MaxRequestBodyBytes)}") ?? new CachierOptions().MaxRequestBodyBytes;
-            kestrel.Limits.MaxRequestBodySize = limit + 1;
-        });
+        // Our own reader answers 413 with a problem body; Kestrel's limit is the backstop just above it.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes + 1);
         return builder;
     }
 
@@ -151,36 +126,6 @@ public static class Extensions
         app.MapDaprEndpoints(settings.Options, new SenderFilter(senders, logger, dapr: true));
         app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), configureBranchedPipeline: null, optionsName: null);
         return app;
-    }
-
-    /// <summary>In-cluster when KUBERNETES_SERVICE_HOST is set; else a plain URL, the configured kubeconfig, $KUBECONFIG or ~/.kube/config.</summary>
-    public static KubeConnection CreateClient(CachierOptions options)
-    {
-        KubernetesClientConfiguration config;
-        if (!string.IsNullOrEmpty(options.ApiServerUrl))
-        {
-            config = new KubernetesClientConfiguration { Host = options.ApiServerUrl };
-        }
-        else if (KubernetesClientConfiguration.IsInCluster())
-        {
-            config = KubernetesClientConfiguration.InClusterConfig();
-        }
-        else
-        {
-            var path = options.Kubeconfig
-                ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator).FirstOrDefault(p => p.Length > 0)
-                ?? KubernetesClientConfiguration.KubeConfigDefaultLocation;
-            if (!File.Exists(path))
-            {
-                throw new InvalidOperationException(
-                    $"No Kubernetes connection: not in a cluster (KUBERNETES_SERVICE_HOST unset) and kubeconfig '{path}' does not exist. Set KUBECONFIG or Cachier__Kubeconfig.");
-            }
-
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
-        }
-
-        // Each call has its own timeout (Cachier:ApiTimeout); the HttpClient's is only the backstop.
-        return new KubeConnection(config, options.ApiTimeout + TimeSpan.FromSeconds(5));
     }
 
     private static List<string> ResourceFlags(string[] args)

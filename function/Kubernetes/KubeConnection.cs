@@ -75,6 +75,36 @@ public sealed class KubeConnection : IDisposable
         }
     }
 
+    /// <summary>In-cluster when KUBERNETES_SERVICE_HOST is set; else a plain URL, the configured kubeconfig, $KUBECONFIG or ~/.kube/config.</summary>
+    public static KubeConnection FromOptions(CachierOptions options)
+    {
+        KubernetesClientConfiguration config;
+        if (!string.IsNullOrEmpty(options.ApiServerUrl))
+        {
+            config = new KubernetesClientConfiguration { Host = options.ApiServerUrl };
+        }
+        else if (KubernetesClientConfiguration.IsInCluster())
+        {
+            config = KubernetesClientConfiguration.InClusterConfig();
+        }
+        else
+        {
+            var path = options.Kubeconfig
+                ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator).FirstOrDefault(p => p.Length > 0)
+                ?? KubernetesClientConfiguration.KubeConfigDefaultLocation;
+            if (!File.Exists(path))
+            {
+                throw new InvalidOperationException(
+                    $"No Kubernetes connection: not in a cluster (KUBERNETES_SERVICE_HOST unset) and kubeconfig '{path}' does not exist. Set KUBECONFIG or Cachier__Kubeconfig.");
+            }
+
+            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
+        }
+
+        // Each call has its own timeout (Cachier:ApiTimeout); the HttpClient's is only the backstop.
+        return new KubeConnection(config, options.ApiTimeout + TimeSpan.FromSeconds(5));
+    }
+
     /// <summary>The API server's address without a trailing slash: API paths are appended to it.</summary>
     public string BaseUrl { get; }
 

@@ -29,26 +29,6 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
 
     public Task<KubeConnection> Connection => _connection;
 
-    /// <summary>
-    /// Starts making the connection from the Cachier configuration section, before the host (and so the bound options)
-    /// exists. The section is read here, on the caller's thread: the configuration is still being added to while the
-    /// host is built. A value that does not bind is left to options validation, which fails the start naming it.
-    /// </summary>
-    public static Task<KubeConnection> Connect(IConfigurationSection section)
-    {
-        CachierOptions options;
-        try
-        {
-            options = section.Get<CachierOptions>() ?? new CachierOptions();
-        }
-        catch (InvalidOperationException e)
-        {
-            return Task.FromException<KubeConnection>(e);
-        }
-
-        return Task.Run(() => Extensions.CreateClient(options));
-    }
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var connection = await _connection.WaitAsync(cancellationToken);

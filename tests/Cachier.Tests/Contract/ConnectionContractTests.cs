@@ -15,7 +15,7 @@ using WireMock.Server;
 namespace Cachier.Tests.Contract;
 
 /// <summary>
-/// The credentials Cachier puts on its API calls, from the kubeconfig it is given (<see cref="Extensions.CreateClient"/>)
+/// The credentials Cachier puts on its API calls, from the kubeconfig it is given (<see cref="KubeConnection.FromOptions"/>)
 /// or from a token provider, as the API server (WireMock) receives them.
 /// </summary>
 public sealed class ConnectionContractTests : IDisposable
@@ -61,7 +61,7 @@ public sealed class ConnectionContractTests : IDisposable
     public async Task Api_server_url_without_a_kubeconfig_sends_no_authorization_header()
     {
         // Cachier:ApiServerUrl is for a local `kubectl proxy`, which adds the credentials itself.
-        using var connection = Cachier.Extensions.CreateClient(new CachierOptions { ApiServerUrl = _api.Url });
+        using var connection = KubeConnection.FromOptions(new CachierOptions { ApiServerUrl = _api.Url });
 
         await GetTwiceAsync(connection);
 
@@ -125,7 +125,7 @@ public sealed class ConnectionContractTests : IDisposable
               context: {cluster: fake, user: u}
             current-context: c
             """);
-        return Cachier.Extensions.CreateClient(new CachierOptions { Kubeconfig = path });
+        return KubeConnection.FromOptions(new CachierOptions { Kubeconfig = path });
     }
 
     private static async Task GetTwiceAsync(KubeConnection connection)

@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+using Cachier.Domain;
+
+namespace Cachier;
+
+/// <summary>The options, parsed once: what the rest of the service reads.</summary>
+public sealed class CachierSettings
+{
+    public CachierSettings(CachierOptions options)
+    {
+        var resources = options.Resources.SelectMany(r => r.Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        Kinds = (resources.Count == 0 ? CachierOptions.DefaultResources : (IEnumerable<string>)resources)
+            .Select(ResourceKind.Parse)
+            .DistinctBy(k => (k.ApiVersion, k.Kind))
+            .ToList();
+        Filters = new ImageFilters(options.IncludeImages.Select(Compile).ToList(), options.ExcludeImages.Select(Compile).ToList());
+        ExcludedNamespaces = options.ExcludedNamespaces.ToHashSet(StringComparer.Ordinal);
+        Options = options;
+        var w = options.Warmer;
+        IsWarmer = string.Equals(options.Role, CachierOptions.RoleWarmer, StringComparison.OrdinalIgnoreCase);
+        Limits = new WarmLimits(w.MaxPullPodsPerNode, w.MaxPullPods, w.ImagesPerPod, w.RetryBackoff, w.RetryBackoffMax, w.PulledGrace);
+        PullPodTemplate = new PullPodTemplate(w.HelperImage, w.HelperCommand.Count > 0 ? w.HelperCommand : ["/bin/cp", "/bin/true", "/warm/true"],
+            w.RunAsUser, w.PullDeadline, PullPodTemplate.ScopeOf(string.IsNullOrWhiteSpace(w.ImageSelector) ? null : w.ImageSelector));
+    }
+
+    public IReadOnlyList<ResourceKind> Kinds { get; }
+
+    public ImageFilters Filters { get; }
+
+    public IReadOnlySet<string> ExcludedNamespaces { get; }
+
+    public CachierOptions Options { get; }
+
+    public bool IsWarmer { get; }
+
+    public WarmLimits Limits { get; }
+
+    public PullPodTemplate PullPodTemplate { get; }
+
+    public ResourceKind? FindKind(string apiVersion, string kind) =>
+        Kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);
+
+    private static Regex Compile(string pattern)
+    {
+        try
+        {
+            return new Regex(pattern, RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+        }
+        catch (ArgumentException e)
+        {
+            throw new FormatException($"image pattern '{pattern}' is not a valid regular expression: {e.Message}");
+        }
+    }
+}
