@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Cachier.Reconcile;
+
+namespace Cachier.Kubernetes;
+
+/// <summary>Requests: one call with its own timeout, and the bounded in-process retry.</summary>
+public sealed partial class KubeApi
+{
+    private static readonly TimeSpan MaxInProcessWait = TimeSpan.FromSeconds(1.2);
+
+    /// <summary>
+    /// One call, with its own timeout, and a small bounded retry with jittered backoff for transient answers
+    /// (no answer, 429, 5xx) that fits inside a sender's redelivery budget. Retrying writes is safe: names are
+    /// deterministic and updates and deletes carry preconditions, so a repeated write meets 409 or 404.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, Body? body, CancellationToken ct)
+    {
+        var verb = method == HttpMethod.Get && path.Contains('?') ? "LIST" : method.Method;
+        var waited = TimeSpan.Zero;
+        var reauthenticated = false;
+        for (var attempt = 0; ; attempt++)
+        {
+            var last = attempt >= settings.Options.ApiRetries;
+            TimeSpan pause;
+            try
+            {
+                var response = await SendOnceAsync(method, verb, path, body, ct);
+                var status = (int)response.StatusCode;
+                if (status == 401 && !reauthenticated)
+                {
+                    // Credentials refused: read them again and try once more; a second 401 is transient (503).
+                    reauthenticated = true;
+                    response.Dispose();
+                    (await source.Connection).ForgetCredentials();
+                    attempt--;
+                    continue;
+                }
+
+                if (last || status is not (429 or >= 500) || RetryDelay(response) is not { } delay
+                    || waited + (pause = Jitter(attempt, delay)) > MaxInProcessWait)
+                {
+                    return response;
+                }
+
+                response.Dispose();
+            }
+            catch (ApiException) when (!last)
+            {
+                pause = Jitter(attempt, TimeSpan.Zero);
+                if (waited + pause > MaxInProcessWait)
+                {
+                    throw;
+                }
+            }
+
+            // All the waiting of one call stays within MaxInProcessWait: past it the sender's own redelivery is better.
+            waited += pause;
+            await Task.Delay(pause, ct);
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, string verb, string path, Body? body, CancellationToken ct)
+    {
+        var client = await source.Connection;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(settings.Options.ApiTimeout);
+        using var request = new HttpRequestMessage(method, client.BaseUrl + path);
+        if (body is { } b)
+        {
+            request.Content = new ByteArrayContent(b.Bytes);
+            request.Content.Headers.ContentType = b.MediaType;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await client.AuthenticateAsync(request, timeout.Token);
+
+            var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
+            Telemetry.ApiRequest(verb, (int)response.StatusCode, started);
+            return response;
+        }
+        catch (HttpRequestException e)
+        {
+            Telemetry.ApiRequest(verb, 0, started);
+            throw new ApiException(verb, path, null, $"API server unreachable: {e.Message}", inner: e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            Telemetry.ApiRequest(verb, 0, started);
+            throw new ApiException(verb, path, null, $"no answer within {settings.Options.ApiTimeout.TotalSeconds:0.###} s", inner: e);
+        }
+    }
+
+    /// <summary>The server's Retry-After when it is short enough to wait in-process; null = give the wait back to the sender.</summary>
+    private static TimeSpan? RetryDelay(HttpResponseMessage response) =>
+        RetryAfter(response) is not { } asked ? TimeSpan.Zero : asked <= MaxInProcessWait ? asked : null;
+
+    /// <summary>The server's Retry-After, as seconds or as a date.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) =>
+        response.Headers.RetryAfter?.Delta ?? (response.Headers.RetryAfter?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+
+    /// <summary>Full jitter over 50 ms, 100 ms, 200 ms... and never less than what the server asked for.</summary>
+    private static TimeSpan Jitter(int attempt, TimeSpan atLeast) =>
+        atLeast + TimeSpan.FromMilliseconds(Random.Shared.Next(10, 50 << Math.Min(attempt, 4)));
+
+    /// <summary>A request body: bytes, so each retry sends a fresh HttpContent.</summary>
+    private readonly record struct Body(byte[] Bytes, MediaTypeHeaderValue MediaType);
+}
