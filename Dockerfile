@@ -1,6 +1,10 @@
 # Cachier: a Native AOT binary on a chiseled (distroless) Ubuntu base.
 #
-#   docker build --platform linux/amd64 -t registry.example.com/cachier:0.1.0 .
+#   docker build --platform linux/amd64 -t registry.example.com/cachier:0.1.0 \
+#     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u -d @"$(git log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%SZ)" .
+#
+# Without Docker, scripts/image.sh builds the same image (binary, user, entry point, environment, ports, labels) on a
+# base of Debian packages and pushes it; a test (ShippedImageTests) keeps the two definitions equal.
 #
 # The publish targets linux-x64 (Native AOT does not cross-compile to another CPU architecture
 # from this image), hence --platform linux/amd64 on arm64 machines.
@@ -57,3 +61,17 @@ ENV PORT=8080 \
 EXPOSE 8080
 
 ENTRYPOINT ["/app/cachier"]
+
+# OCI annotations (https://github.com/opencontainers/image-spec/blob/main/annotations.md). The source is the clone's
+# https remote, if any (scripts/image.sh reads it from git); created is the commit's time, so that a rebuild of one
+# commit is the same image.
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.title="cachier" \
+      org.opencontainers.image.description="A Knative Image for every image of every workload, and a warmer that pulls them onto the nodes" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.created="${CREATED}"

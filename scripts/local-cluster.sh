@@ -483,6 +483,10 @@ teardown() {
 
 # start_apiserver ETCD_URL: start kube-apiserver and wait for /readyz. Every request is written to
 # $LOG_DIR/audit.log (audit level Metadata): the benchmarks count API calls from the server's side.
+# --enable-admission-plugins adds to the default plugins (it replaces none of them):
+# OwnerReferencesPermissionEnforcement (on in OpenShift) refuses an ownerReference with blockOwnerDeletion
+# unless the writer may update the owner's finalizers, which Cachier's Images carry (Cachier.Tests.Deployment
+# proves its ServiceAccount may create them).
 start_apiserver() {
   local etcd_url=$1 apiserver_bin
   cat >"$STATE_DIR/audit-policy.yaml" <<'POLICY'
@@ -504,6 +508,7 @@ POLICY
     --client-ca-file "$PKI_DIR/ca.crt" \
     --token-auth-file "$PKI_DIR/tokens.csv" \
     --authorization-mode RBAC \
+    --enable-admission-plugins OwnerReferencesPermissionEnforcement \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI_DIR/sa.pub" \
     --service-account-signing-key-file "$PKI_DIR/sa.key" \

@@ -1,4 +1,5 @@
 using Cachier.Domain;
+using Cachier.Manifests;
 using static Cachier.Tests.DeploymentChecks.LocalClusterFixture;
 
 namespace Cachier.Tests.DeploymentChecks;
@@ -16,16 +17,12 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     private const string AllNamespaces = "*";
     private const string SomeNamespace = "cachier-rbac-probe";
 
-    private static readonly string[] ImageVerbs = ["get", "list", "create", "update", "patch", "delete", "deletecollection"];
-
     [Theory]
     [InlineData("list", "deployments.apps", AllNamespaces)]
     [InlineData("get", "deployments.apps", SomeNamespace)]
     [InlineData("create", Images, SomeNamespace)]
     [InlineData("patch", Images, SomeNamespace)]
-    [InlineData("update", Images, SomeNamespace)]
     [InlineData("delete", Images, SomeNamespace)]
-    [InlineData("deletecollection", Images, SomeNamespace)]
     [InlineData("get", Images, SomeNamespace)]
     [InlineData("list", Images, SomeNamespace)]
     [InlineData("list", Images, AllNamespaces)]
@@ -37,6 +34,8 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     [InlineData("get", "secrets", Manifests.Namespace)]
     [InlineData("list", "secrets", AllNamespaces)]
     [InlineData("list", "configmaps", AllNamespaces)]
+    [InlineData("update", Images, SomeNamespace)]
+    [InlineData("deletecollection", Images, SomeNamespace)]
     [InlineData("create", "deployments.apps", SomeNamespace)]
     [InlineData("update", "deployments.apps", SomeNamespace)]
     [InlineData("patch", "deployments.apps", SomeNamespace)]
@@ -52,11 +51,47 @@ public sealed class RbacTests(LocalClusterFixture cluster)
 
     [Fact]
     public async Task Cachier_may_get_and_list_every_watched_kind() =>
-        await AssertAllAllowedAsync(CachierUser, ["get", "list"]);
+        await AssertAllAllowedAsync(CachierUser, ApiAccess.WorkloadVerbs);
+
+    /// <summary>What the OwnerReferencesPermissionEnforcement admission plugin asks before it lets Cachier set blockOwnerDeletion.</summary>
+    [Fact]
+    public async Task Cachier_may_update_the_finalizers_of_every_watched_kind() =>
+        await AssertAllAllowedAsync(CachierUser, ApiAccess.OwnerFinalizerVerbs, "/finalizers");
+
+    /// <summary>
+    /// The API server of local-cluster.sh runs OwnerReferencesPermissionEnforcement: Cachier's ServiceAccount may create an
+    /// Image with blockOwnerDeletion on an owner of every watched kind, and (the plugin is on) not on an owner of another kind.
+    /// </summary>
+    [Fact]
+    public async Task Cachier_may_create_images_with_block_owner_deletion_on_every_watched_kind_only()
+    {
+        var answers = new List<string>();
+        foreach (var kind in cluster.WatchedKinds)
+        {
+            var created = await CreateImageOwnedByAsync(kind.ApiVersion, kind.Kind);
+            // A kind the API server does not serve (batch/v1 CronJob on 1.20) cannot own anything there: its served
+            // version (batch/v1beta1) is the same resource for RBAC, so the grant is the same.
+            if (created.ExitCode != 0 && created.Stderr.Contains("no matches for kind", StringComparison.Ordinal) && kind.Kind == "CronJob")
+            {
+                created = await CreateImageOwnedByAsync($"{kind.Group}/v1beta1", kind.Kind);
+            }
+
+            if (created.ExitCode != 0)
+            {
+                answers.Add($"{kind}: {created.Stderr.Trim()}");
+            }
+        }
+
+        var foreign = await CreateImageOwnedByAsync("v1", "Pod");
+
+        Assert.True(answers.Count == 0, string.Join("\n", answers));
+        Assert.True(foreign.ExitCode != 0 && foreign.Stderr.Contains("cannot set blockOwnerDeletion", StringComparison.Ordinal),
+            $"an Image owned by a Pod must be refused by OwnerReferencesPermissionEnforcement (is it on?): {foreign.Stderr}{foreign.Stdout}");
+    }
 
     [Fact]
     public async Task Source_may_get_list_and_watch_every_watched_kind() =>
-        await AssertAllAllowedAsync(SourceUser, ["get", "list", "watch"]);
+        await AssertAllAllowedAsync(SourceUser, ApiAccess.SourceVerbs);
 
     [Theory]
     [InlineData("create", "deployments.apps", SomeNamespace)]
@@ -68,12 +103,16 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     public async Task Source_may_only_watch(string verb, string resource, string scope) =>
         Assert.False(await CanAsync(SourceUser, verb, resource, scope), $"cachier-source must NOT be allowed to {verb} {resource} in {scope}");
 
-    /// <summary>The rules as written: exactly the watched kinds (get, list) and Images (seven verbs); no wildcard, nothing else.</summary>
+    /// <summary>
+    /// The rules as written: exactly the verbs the code sends (ApiAccess, which RbacVerbsContractTests compares with the
+    /// app's calls) on the watched kinds and Images, and update on the watched kinds' finalizers; no wildcard, nothing else.
+    /// </summary>
     [Fact]
     public void Cachier_cluster_role_grants_exactly_the_watched_kinds_and_images()
     {
-        var expected = Expected(cluster.WatchedKinds, ["get", "list"]);
-        expected.UnionWith(ImageVerbs.Select(v => ("caching.internal.knative.dev", "images", v)));
+        var expected = Expected(cluster.WatchedKinds, ApiAccess.WorkloadVerbs);
+        expected.UnionWith(Expected(cluster.WatchedKinds, ApiAccess.OwnerFinalizerVerbs, "/finalizers"));
+        expected.UnionWith(ApiAccess.ImageVerbs.Select(v => (ApiAccess.ImagesGroup, "images", v)));
 
         var granted = Manifests.Grants(Manifests.Find(cluster.Objects, "ClusterRole", "cachier"));
 
@@ -83,7 +122,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     [Fact]
     public void Source_cluster_role_grants_exactly_get_list_watch_on_the_watched_kinds()
     {
-        var expected = Expected(cluster.WatchedKinds, ["get", "list", "watch"]);
+        var expected = Expected(cluster.WatchedKinds, ApiAccess.SourceVerbs);
 
         var granted = Manifests.Grants(Manifests.Find(cluster.Objects, "ClusterRole", "cachier-source"));
 
@@ -100,7 +139,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
             ("caching.internal.knative.dev", "images", "list"), ("caching.internal.knative.dev", "images/status", "patch"),
             ("serving.knative.dev", "revisions", "get"),
         };
-        expected.UnionWith(Expected(cluster.WatchedKinds, ["get"]));
+        expected.UnionWith(Expected(cluster.WatchedKinds, ApiAccess.WarmerOwnerVerbs));
 
         var granted = Manifests.Grants(Manifests.Find(cluster.Objects, "ClusterRole", "cachier-warmer"));
 
@@ -156,11 +195,11 @@ public sealed class RbacTests(LocalClusterFixture cluster)
             ((string?)subject["kind"], (string?)subject["name"], (string?)subject["namespace"]));
     }
 
-    private async Task AssertAllAllowedAsync(string user, string[] verbs)
+    private async Task AssertAllAllowedAsync(string user, string[] verbs, string subresource = "")
     {
         Assert.NotEmpty(cluster.WatchedKinds);
         var checks = cluster.WatchedKinds
-            .SelectMany(kind => verbs.SelectMany(verb => new[] { AllNamespaces, SomeNamespace }.Select(scope => (verb, resource: Manifests.Resource(kind), scope))))
+            .SelectMany(kind => verbs.SelectMany(verb => new[] { AllNamespaces, SomeNamespace }.Select(scope => (verb, resource: Manifests.Resource(kind) + subresource, scope))))
             .ToList();
         var answers = await Task.WhenAll(checks.Select(c => CanAsync(user, c.verb, c.resource, c.scope)));
 
@@ -168,11 +207,19 @@ public sealed class RbacTests(LocalClusterFixture cluster)
         Assert.True(denied.Count == 0, $"{user} is denied: {string.Join("; ", denied)}");
     }
 
+    private Task<KubectlResult> CreateImageOwnedByAsync(string apiVersion, string kind) =>
+        cluster.Kubectl.RunAsync(["create", "--dry-run=server", $"--as={CachierUser}", "-n", "default", "-f", "-"], stdin: $$"""
+            {"apiVersion": "caching.internal.knative.dev/v1alpha1", "kind": "Image",
+             "metadata": {"name": "probe-{{kind.ToLowerInvariant()}}", "ownerReferences": [{"apiVersion": "{{apiVersion}}", "kind": "{{kind}}",
+               "name": "owner", "uid": "5b1c7f3e-2d4a-4c8b-9e6f-0a1b2c3d4e5f", "controller": true, "blockOwnerDeletion": true}]},
+             "spec": {"image": "nginx:1.25"} }
+            """);
+
     private Task<bool> CanAsync(string user, string verb, string resource, string scope) =>
         cluster.Kubectl.CanIAsync(user, verb, resource, scope == AllNamespaces ? null : scope);
 
-    private static HashSet<(string Group, string Resource, string Verb)> Expected(IEnumerable<ResourceKind> kinds, string[] verbs) =>
-        kinds.SelectMany(k => verbs.Select(v => (k.Group, k.Plural, v))).ToHashSet();
+    private static HashSet<(string Group, string Resource, string Verb)> Expected(IEnumerable<ResourceKind> kinds, string[] verbs, string subresource = "") =>
+        kinds.SelectMany(k => verbs.Select(v => (k.Group, k.Plural + subresource, v))).ToHashSet();
 
     private static void AssertSameGrants(ISet<(string Group, string Resource, string Verb)> expected, ISet<(string Group, string Resource, string Verb)> granted, string role)
     {

@@ -44,7 +44,7 @@ public sealed class ClusterFixture : IAsyncLifetime
         // The custom PodSpecable kind of the tests, and (test-only) read access to it for the function.
         await Admin.ApplyAsync(FooCrd);
         await Admin.RunAsync("wait --for condition=established --timeout=60s crd/foos.example.cachier.dev");
-        foreach (var (verb, resource) in new[] { ("get", "deployments.apps"), ("create", "images.caching.internal.knative.dev"), ("list", "foos.example.cachier.dev") })
+        foreach (var (verb, resource) in new[] { ("get", "deployments.apps"), ("create", "images.caching.internal.knative.dev"), ("list", "foos.example.cachier.dev"), ("update", "foos.example.cachier.dev/finalizers") })
         {
             await Admin.WaitUntilAllowedAsync(CachierUser, verb, resource);
         }
@@ -150,6 +150,11 @@ public sealed class ClusterFixture : IAsyncLifetime
         - apiGroups: [example.cachier.dev]
           resources: [foos]
           verbs: [get, list]
+        # What `cachier manifests --resource=...Foo.v1.example.cachier.dev` grants too: blockOwnerDeletion on an Image
+        # owned by a Foo needs it where OwnerReferencesPermissionEnforcement is on (local-cluster.sh turns it on).
+        - apiGroups: [example.cachier.dev]
+          resources: [foos/finalizers]
+          verbs: [update]
         ---
         apiVersion: rbac.authorization.k8s.io/v1
         kind: ClusterRoleBinding

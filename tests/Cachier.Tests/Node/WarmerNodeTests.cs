@@ -60,7 +60,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         {
             var items = await PullPodsAsync(ns);
             return items.Count > 0 ? items : null;
-        }, TimeSpan.FromSeconds(60), "a pull pod");
+        }, TimeSpan.FromSeconds(120), "a pull pod");
         Assert.Equal(lab.Nodes.Count, pods.Count);
         Assert.All(pods, pod => Assert.Equal(
             [$"{lab.SlowRegistry}/lab/busybox:1", $"{lab.SlowRegistry}/lab/large:1"],
@@ -184,7 +184,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await using var warmer = await WarmerHost.StartAsync(lab, ns);
 
         await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
-        await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(60), "a pull pod");
+        await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(120), "a pull pod");
         await lab.Admin.RunAsync($"delete images.caching.internal.knative.dev large -n {ns}");
 
         await WaitNoPullPodsAsync(ns);
@@ -198,7 +198,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await using (var first = await WarmerHost.StartAsync(lab, ns))
         {
             await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
-            await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(60), "a pull pod");
+            await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(120), "a pull pod");
         }
 
         await using var second = await WarmerHost.StartAsync(lab, ns);
