@@ -51,6 +51,9 @@ public static partial class Log
     [LoggerMessage(15, LogLevel.Information, "Warm pass {Result}: {Nodes} nodes, {Images} Images, pull pods created {Created}, deleted {Deleted}, statuses written {Statuses}, failed {Failed} in {DurationMs} ms")]
     public static partial void Warmed(ILogger logger, string result, int nodes, int images, int created, int deleted, int statuses, int failed, double durationMs);
 
+    [LoggerMessage(16, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
+    public static partial void EventNotWritten(ILogger logger, string kind, string @namespace, string name, string reason, string cause);
+
     public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
     {
         switch (o.Result)
