@@ -94,7 +94,9 @@ public static class PlanCommand
             .AddEnvironmentVariables()
             .AddInMemoryCollection(flags)
             .Build();
-        var options = CachierOptions.Bind(config);
+        var options = CachierOptions.Bind(new ConfigurationBuilder().AddConfiguration(config)
+            // A plan receives no events: who may send them does not apply.
+            .AddInMemoryCollection([new($"{CachierOptions.Section}:Authentication:Mode", "None")]).Build());
         options.ExcludedNamespaces.AddRange(excluded);
         return new CachierSettings(options);
     }
