@@ -18,7 +18,8 @@ public static class PlanCommand
     public const string Name = "plan";
 
     private const string Usage = """
-        usage: cachier plan [--kubeconfig=PATH] [--resource=Kind.version.group[/plural]]... [--exclude-namespace=NS]... [-o table|json]
+        usage: cachier plan [--warmer] [--kubeconfig=PATH] [--resource=Kind.version.group[/plural]]... [--exclude-namespace=NS]... [-o table|json]
+          --warmer             the warmer's pass instead: the pull pods it would create and delete (Cachier__Warmer__* settings)
           --kubeconfig         default: $KUBECONFIG, else ~/.kube/config (Cachier__Kubeconfig as for the function)
           --resource           a watched kind (repeat); default: Cachier__Resources, else the six default kinds
           --exclude-namespace  a namespace left alone (repeat); added to Cachier__ExcludedNamespaces
@@ -31,6 +32,7 @@ public static class PlanCommand
         var settings = new List<KeyValuePair<string, string?>>();
         var excluded = new List<string>();
         var json = false;
+        var warmer = false;
         for (var i = 0; i < args.Count; i++)
         {
             var arg = args[i];
@@ -50,6 +52,10 @@ public static class PlanCommand
                     break;
                 case "-o" or "--output" when value is "json" or "table":
                     json = value == "json";
+                    break;
+                case "--warmer":
+                    warmer = true;
+                    consumed = false;
                     break;
                 case "-h" or "--help":
                     output.Write(Usage);
@@ -75,6 +81,13 @@ public static class PlanCommand
 
         try
         {
+            if (warmer)
+            {
+                var warm = await PlanWarmAsync(cachier, CancellationToken.None);
+                output.Write(json ? JsonSerializer.Serialize(warm, PlanJson.Default.WarmPlanReport) + "\n" : WarmPlanReport.Table(warm));
+                return warm.Result == WarmSummary.Completed ? 0 : 1;
+            }
+
             var report = await PlanAsync(cachier, CancellationToken.None);
             output.Write(json ? JsonSerializer.Serialize(report, PlanJson.Default.PlanReport) + "\n" : PlanReport.Table(report));
             return report.Result == ResyncResult.Completed ? 0 : 1;
@@ -113,6 +126,15 @@ public static class PlanCommand
         return new PlanReport(summary.Result, summary.Workloads, api.Changes, summary.SkippedKinds, summary.Failures);
     }
 
+    /// <summary>One warm pass (<see cref="Warmer"/>) over <see cref="DryRunWarmApi"/>: the pull pods it would create and delete.</summary>
+    public static async Task<WarmPlanReport> PlanWarmAsync(CachierSettings settings, CancellationToken ct)
+    {
+        using var source = new KubeConnectionSource(KubeConnection.FromOptions(settings.Options), NullLogger<KubeConnectionSource>.Instance);
+        var api = new DryRunWarmApi(new KubeApi(source, settings));
+        var pass = await new Warmer(api, settings, TimeProvider.System, NullLogger<Warmer>.Instance, new OneRun()).RunAsync(ct);
+        return new WarmPlanReport(pass.Result, pass.Nodes, pass.Images, api.Create, api.Delete, api.Statuses, pass.Failures);
+    }
+
     /// <summary>The resync outlives requests on the host's stopping token; a plan has no host, and stops with the process.</summary>
     private sealed class OneRun : IHostApplicationLifetime
     {
@@ -131,4 +153,5 @@ public static class PlanCommand
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(PlanReport))]
+[JsonSerializable(typeof(WarmPlanReport))]
 internal sealed partial class PlanJson : JsonSerializerContext;

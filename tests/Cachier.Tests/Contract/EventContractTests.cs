@@ -64,7 +64,11 @@ public sealed class EventContractTests
         Assert.Equal(Ns, (string?)created["metadata"]!["namespace"]);
         Assert.True(JsonNode.DeepEquals(new JsonObject
         {
-            ["apiVersion"] = "apps/v1", ["kind"] = "Deployment", ["namespace"] = Ns, ["name"] = "web", ["uid"] = Uid,
+            ["apiVersion"] = "apps/v1",
+            ["kind"] = "Deployment",
+            ["namespace"] = Ns,
+            ["name"] = "web",
+            ["uid"] = Uid,
         }, created["involvedObject"]), created["involvedObject"]!.ToJsonString());
         Assert.Equal(("Normal", "ImagesCreated", "Created 1 Image to cache this workload's container images"),
             ((string?)created["type"], (string?)created["reason"], (string?)created["message"]));
