@@ -20,8 +20,10 @@
 #   BENCH_MEMORY_EVENTS=10000  events per memory phase
 #   BENCH_MEMORY_GC=default  memory variants: default (as shipped), server (Server GC), gen0-default (no gen0 budget),
 #                         machine-ca-bundle (Debian's SSL_CERT_FILE/SSL_CERT_DIR), comma-separated
-#   BENCH_STAGES="steady cold"  run only these of: steady calls cold memory planner (default: all); the report
-#                         then has only those sections, so point BENCH_REPORT elsewhere
+#   BENCH_STAGES="steady cold"  run only these of: steady calls cold memory planner resync soak (default: all); the
+#                         report then has only those sections, so point BENCH_REPORT elsewhere. resync and soak keep
+#                         their own reports (bench/resync/RESULTS.md, bench/soak/RESULTS.md; RESYNC_*/SOAK_* settings,
+#                         see bench/resync/run.sh and bench/soak/run.sh) and run on this bench's cluster
 #   BENCH_SKIP_BUILD=1    reuse bench/out builds from a previous run (for iterating on the bench itself)
 #   BENCH_REPORT=PATH     where to write the report (default bench/RESULTS.md)
 # Needs: root (apt-get for clang/jq when missing), the .NET 10 SDK, kubectl.
@@ -261,7 +263,7 @@ main() {
   export BENCH_RUN_ID
   machine_notes
   local tool=(dotnet "$OUT/tool/cachier-bench.dll")
-  wants() { [[ " ${BENCH_STAGES:-steady calls cold memory planner} " == *" $1 "* ]]; }
+  wants() { [[ " ${BENCH_STAGES:-steady calls cold memory planner resync soak} " == *" $1 "* ]]; }
 
   if wants steady; then
     stage "1. steady-state throughput and latency"
@@ -288,6 +290,18 @@ main() {
     stage "5. planner micro-benchmarks (BenchmarkDotNet)"
     (cd "$OUT" && dotnet "$OUT/planner/cachier-bench-planner.dll" bench --artifacts "$OUT/bdn" >"$OUT/logs/benchmarkdotnet.log" 2>&1) ||
       { tail -n 40 "$OUT/logs/benchmarkdotnet.log" >&2; fail "BenchmarkDotNet failed"; }
+  fi
+
+  if wants resync; then
+    stage "6. resync of a fleet (bench/resync: its own report)"
+    CACHIER_CLUSTER_DIR="$CLUSTER_DIR" "$BENCH/resync/run.sh" >"$OUT/logs/resync.log" 2>&1 ||
+      { tail -n 40 "$OUT/logs/resync.log" >&2; fail "the resync bench failed"; }
+  fi
+
+  if wants soak; then
+    stage "7. soak (bench/soak: its own report)"
+    SOAK_KUBECONFIG="$KUBECONFIG_ADMIN" "$BENCH/soak/run.sh" >"$OUT/logs/soak.log" 2>&1 ||
+      { tail -n 40 "$OUT/logs/soak.log" >&2; fail "the soak bench failed"; }
   fi
 
   finish_stage

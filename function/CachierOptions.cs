@@ -74,6 +74,9 @@ public sealed class CachierOptions
     /// <summary>Deadline for handling one request; shorter than Knative's request timeout. Past it: 503.</summary>
     public TimeSpan RequestDeadline { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>A resync still running after this is answered 202 <c>running</c> and goes on; below Knative's timeoutSeconds (300).</summary>
+    public TimeSpan ResyncAnswerWithin { get; set; } = TimeSpan.FromSeconds(270);
+
     /// <summary>Seconds a sender is told to wait (Retry-After) after a transient API failure.</summary>
     public int RetryAfterSeconds { get; set; } = 1;
 
@@ -97,6 +100,9 @@ public sealed class CachierOptions
     public string? DaprPubSubName { get; set; }
 
     public string? DaprTopic { get; set; }
+
+    /// <summary>Where Dapr moves a delivery answered DROP (it can never succeed); default <c>&lt;DaprTopic&gt;-deadletter</c>.</summary>
+    public string? DaprDeadLetterTopic { get; set; }
 
     /// <summary>Who may send events (SPEC section 6, "Who may call"): section <c>Cachier:Authentication</c>.</summary>
     public SenderAuthenticationOptions Authentication { get; set; } = new();

@@ -32,6 +32,7 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(options.ApiTimeout > TimeSpan.Zero, $"Cachier:ApiTimeout must be positive, not {options.ApiTimeout}");
         Check(options.ApiRetries is >= 0 and <= 10, $"Cachier:ApiRetries must be 0..10, not {options.ApiRetries}");
         Check(options.RequestDeadline > TimeSpan.Zero, $"Cachier:RequestDeadline must be positive, not {options.RequestDeadline}");
+        Check(options.ResyncAnswerWithin > TimeSpan.Zero, $"Cachier:ResyncAnswerWithin must be positive, not {options.ResyncAnswerWithin}");
         Check(options.RetryAfterSeconds > 0, $"Cachier:RetryAfterSeconds must be positive, not {options.RetryAfterSeconds}");
         Check(options.ApiServerUrl is null || Uri.TryCreate(options.ApiServerUrl, UriKind.Absolute, out _),
             $"Cachier:ApiServerUrl '{options.ApiServerUrl}' is not an absolute URL");

@@ -19,6 +19,7 @@ public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resyn
 /// <summary>Inbound event in, outcome out: the reconcile, the resync, and one log line and metric per event.</summary>
 public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer, Warmer warmer, CachierSettings settings, ILogger<EventPipeline> logger)
 {
+    /// <summary>The result of a resync still running when its request was answered (202; its counts are not known yet).</summary>
     /// <summary>
     /// Every event of one request, in order, under one deadline (<c>RequestDeadline</c>) for the whole request: a batch
     /// cannot hold a request open for longer than one event may. Events the deadline leaves unhandled are transient.
@@ -52,8 +53,18 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
         if (inbound is ResyncInbound)
         {
             // The resync runs detached from the request (a sender's timeout must not abort a half-done repair) and is
-            // bounded by its own pages and parallelism; the request waits for its summary.
-            var summary = await resyncer.RunAsync(ct);
+            // bounded by its own pages and parallelism. The request waits for its summary, but answers "running" before
+            // Knative's request timeout would cut it off; the run goes on, logs its summary, and a trigger joins it.
+            ResyncSummary summary;
+            try
+            {
+                summary = await resyncer.RunAsync(ct).WaitAsync(settings.Options.ResyncAnswerWithin, ct);
+            }
+            catch (TimeoutException)
+            {
+                summary = new ResyncSummary(ResyncResult.Running, 0, 0, 0, 0, 0, 0, [], [], Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            }
+
             Telemetry.Event(inbound.Type, "resync-" + summary.Result.Name(), started);
             return new Handled(inbound.Type, null, summary);
         }
@@ -65,7 +76,7 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
             _ => throw new UnreachableException(inbound.GetType().Name),
         };
         Telemetry.Event(inbound.Type, outcome.Result.Name(), started);
-        Log.Outcome(logger, inbound.Type, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Log.Outcome(logger, inbound.Type, outcome, Stopwatch.GetElapsedTime(started).TotalMilliseconds, inbound.TraceParent);
         return new Handled(inbound.Type, outcome, null);
     }
 

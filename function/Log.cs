@@ -51,15 +51,35 @@ public static partial class Log
     [LoggerMessage(15, LogLevel.Information, "Warm pass {Result}: {Nodes} nodes, {Images} Images, pull pods created {Created}, deleted {Deleted}, statuses written {Statuses}, failed {Failed} in {DurationMs} ms")]
     public static partial void Warmed(ILogger logger, string result, int nodes, int images, int created, int deleted, int statuses, int failed, double durationMs);
 
-    [LoggerMessage(16, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
+    [LoggerMessage(16, LogLevel.Information, "{Type} {Kind} {Namespace}/{Name}: {Outcome} (created {Created}, updated {Updated}, deleted {Deleted}, unchanged {Unchanged}) in {DurationMs} ms{Reason} traceparent {TraceParent}")]
+    public static partial void HandledTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string outcome,
+        int created, int updated, int deleted, int unchanged, double durationMs, string reason, string traceParent);
+
+    [LoggerMessage(17, LogLevel.Warning, "{Type} {Kind} {Namespace}/{Name}: transient API failure, asking the sender to retry: {Reason} traceparent {TraceParent}")]
+    public static partial void TransientTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason, string traceParent);
+
+    [LoggerMessage(18, LogLevel.Error, "{Type} {Kind} {Namespace}/{Name}: failed: {Reason} traceparent {TraceParent}")]
+    public static partial void FailedTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason, string traceParent);
+
+    [LoggerMessage(19, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
     public static partial void EventNotWritten(ILogger logger, string kind, string @namespace, string name, string reason, string cause);
 
-    public static void Outcome(ILogger logger, string type, Outcome o, double durationMs)
+    /// <summary>
+    /// The one line per event. With the event's <paramref name="traceParent"/> it is the same line plus a
+    /// <c>TraceParent</c> field; without one, nothing is added (and nothing allocated) for it.
+    /// </summary>
+    public static void Outcome(ILogger logger, string type, Outcome o, double durationMs, string? traceParent = null)
     {
         switch (o.Result)
         {
+            case OutcomeResult.Transient when traceParent is not null:
+                TransientTraced(logger, type, o.Kind, o.Namespace, o.Name, o.Reason, traceParent);
+                break;
             case OutcomeResult.Transient:
                 Transient(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
+                break;
+            case OutcomeResult.Failed when traceParent is not null:
+                FailedTraced(logger, type, o.Kind, o.Namespace, o.Name, o.Reason, traceParent);
                 break;
             case OutcomeResult.Failed:
                 Failed(logger, type, o.Kind, o.Namespace, o.Name, o.Reason);
@@ -70,8 +90,16 @@ public static partial class Log
                     NotOwned(logger, o.Kind, o.Namespace, o.Name, string.Join(", ", o.NotOwned));
                 }
 
-                Handled(logger, type, o.Kind, o.Namespace, o.Name, o.Result.Name(), o.Created, o.Updated, o.Deleted, o.Unchanged,
-                    Math.Round(durationMs, 2), o.Reason is null ? "" : $": {o.Reason}");
+                var reason = o.Reason is null ? "" : $": {o.Reason}";
+                if (traceParent is null)
+                {
+                    Handled(logger, type, o.Kind, o.Namespace, o.Name, o.Result.Name(), o.Created, o.Updated, o.Deleted, o.Unchanged, Math.Round(durationMs, 2), reason);
+                }
+                else
+                {
+                    HandledTraced(logger, type, o.Kind, o.Namespace, o.Name, o.Result.Name(), o.Created, o.Updated, o.Deleted, o.Unchanged, Math.Round(durationMs, 2), reason, traceParent);
+                }
+
                 break;
         }
     }

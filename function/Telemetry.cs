@@ -16,15 +16,15 @@ public static class Telemetry
 
     private static readonly Meter Meter = new(MeterName);
 
-    private static readonly Counter<long> Events = Meter.CreateCounter<long>("cachier.events", "{event}", "CloudEvents handled, by type and outcome");
-    private static readonly Histogram<double> ReconcileDuration = Meter.CreateHistogram<double>("cachier.reconcile.duration", "s", "Time to handle one workload event");
-    private static readonly Counter<long> ImagesWritten = Meter.CreateCounter<long>("cachier.images", "{image}", "Images written, by operation (created, updated, deleted)");
+    private static readonly Counter<long> Events = Meter.CreateCounter<long>("cachier.events.handled", "{event}", "CloudEvents handled, by type and outcome");
+    private static readonly Histogram<double> EventDuration = Meter.CreateHistogram<double>("cachier.event.duration", "s", "Time to handle one CloudEvent (a workload event, a resync, a warm pass), by outcome");
+    private static readonly Counter<long> ImagesWritten = Meter.CreateCounter<long>("cachier.images.written", "{image}", "Images written (for events and by resyncs), by operation (created, updated, deleted)");
     private static readonly Counter<long> ApiRequests = Meter.CreateCounter<long>("cachier.api.requests", "{request}", "API-server requests, by verb and status code (0 = no answer)");
-    private static readonly Histogram<double> ApiDuration = Meter.CreateHistogram<double>("cachier.api.duration", "s", "API-server request latency, by verb");
+    private static readonly Histogram<double> ApiDuration = Meter.CreateHistogram<double>("cachier.api.request.duration", "s", "API-server request latency, by verb");
     private static readonly Counter<long> ResyncRuns = Meter.CreateCounter<long>("cachier.resync.runs", "{run}", "Resyncs run, by result");
     private static readonly Histogram<double> ResyncDuration = Meter.CreateHistogram<double>("cachier.resync.duration", "s", "Duration of a full resync");
-    private static readonly Counter<long> WorkloadEvents = Meter.CreateCounter<long>("cachier.workload.events", "{event}", "Kubernetes Events on workloads, by result (created, aggregated, dropped, failed)");
-    private static readonly Counter<long> ResyncDrift = Meter.CreateCounter<long>("cachier.resync.drift", "{image}", "Images written by resyncs to repair drift");
+    private static readonly Counter<long> WorkloadEvents = Meter.CreateCounter<long>("cachier.kubernetes.events", "{event}", "Kubernetes Events on workloads, by result (created, aggregated, dropped, failed)");
+    private static readonly Counter<long> ResyncRepaired = Meter.CreateCounter<long>("cachier.resync.images.repaired", "{image}", "Images written (created, updated, deleted) by resyncs to repair drift");
 
     /// <summary>
     /// Bound of the series per instrument: the exporter sets up this much storage per instrument up front, and a
@@ -49,7 +49,7 @@ public static class Telemetry
     public static void Event(string type, string outcome, long startedTimestamp)
     {
         Events.Add(1, new("type", type), new("outcome", outcome));
-        ReconcileDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
+        EventDuration.Record(Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, new KeyValuePair<string, object?>("outcome", outcome));
     }
 
     public static void Images(int created, int updated, int deleted)
@@ -77,7 +77,7 @@ public static class Telemetry
     {
         ResyncRuns.Add(1, new KeyValuePair<string, object?>("result", result));
         ResyncDuration.Record(duration.TotalSeconds);
-        ResyncDrift.Add(drift);
+        ResyncRepaired.Add(drift);
     }
 
     public static void WorkloadEvent(string result) => WorkloadEvents.Add(1, new KeyValuePair<string, object?>("result", result));

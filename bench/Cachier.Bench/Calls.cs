@@ -17,7 +17,7 @@ public static class Calls
         using var local = Http.LocalClient();
         var logPath = Path.Combine(env.LogsDir, "calls-function.log");
 
-        var port = Http.FreePort();
+        var port = Ports.Free();
         var function = ServiceProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
         try
         {
@@ -120,7 +120,7 @@ public static class Calls
 
             // A fresh process (scale from zero): the memo is empty, so a status-only update costs GET + LIST.
             await function.DisposeAsync();
-            port = Http.FreePort();
+            port = Ports.Free();
             function = ServiceProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
             await MeasureAsync("status-only update, first event after a restart (memo empty)", "Reference", () => Ref("update", "new-c3"),

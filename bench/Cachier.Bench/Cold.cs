@@ -89,7 +89,7 @@ public static class Cold
             await cluster.CreateDeploymentAsync(ns, workload, [Cluster.Image(workload, 0)]);
         }
 
-        var port = Http.FreePort();
+        var port = Ports.Free();
         var environment = variant.IsCachier ? env.FunctionEnvironment(port) : BenchEnv.EchoEnvironment(port);
         foreach (var (key, value) in (variant.Environment ?? []).Concat(extraEnvironment ?? new Dictionary<string, string>()))
         {

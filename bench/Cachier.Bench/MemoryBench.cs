@@ -45,7 +45,7 @@ public static class MemoryBench
     private static async Task<MemoryVariant> MeasureAsync(BenchEnv env, string ns, string[] names, int events, int concurrency,
         string mode, string label, Dictionary<string, string> environment)
     {
-        var port = Http.FreePort();
+        var port = Ports.Free();
         environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var local = Http.LocalClient();
         using var cluster = new Cluster(env);
@@ -86,7 +86,7 @@ public static class MemoryBench
     /// <summary>The bare AOT echo, idle 2 s after its first answer: the floor of an AOT ASP.NET Core process.</summary>
     private static async Task<MemorySample> EchoIdleAsync(BenchEnv env)
     {
-        var port = Http.FreePort();
+        var port = Ports.Free();
         using var local = Http.LocalClient();
         await using var echo = ServiceProcess.Start(env.EchoBinary, [], BenchEnv.EchoEnvironment(port),
             port, Path.Combine(env.LogsDir, "memory-echo.log"));

@@ -48,7 +48,7 @@ public static class Steady
         foreach (var (label, extra) in variants)
         {
             var shipped = label == "as shipped";
-            var port = Http.FreePort();
+            var port = Ports.Free();
             var environment = env.FunctionEnvironment(port);
             foreach (var (key, value) in extra)
             {

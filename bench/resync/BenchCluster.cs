@@ -115,7 +115,7 @@ public sealed class BenchCluster(Kubectl admin)
     /// Creates the namespaces and, per namespace, one <c>kubectl create</c> of a List of the uncontrolled workloads, then one
     /// of the controlled ReplicaSets (they need their owners' uids). Returns the fleet.
     /// </summary>
-    public async Task<List<Member>> CreateFleetAsync(int namespaces, int perNamespace)
+    public async Task<List<FleetMember>> CreateFleetAsync(int namespaces, int perNamespace)
     {
         var names = Enumerable.Range(0, namespaces).Select(n => $"{NamespacePrefix}{n:D2}").ToArray();
         await admin.RunAsync(["apply", "-f", "-"], List(names.Select(ns => new JsonObject

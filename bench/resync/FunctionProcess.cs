@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Cachier.Bench.Resync;
@@ -22,7 +21,7 @@ public sealed class FunctionProcess : IDisposable
 
     public static async Task<FunctionProcess> StartAsync(string dll, IReadOnlyDictionary<string, string> settings, string logPath)
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
@@ -123,12 +122,5 @@ public sealed class FunctionProcess : IDisposable
                 log.WriteLine(line);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

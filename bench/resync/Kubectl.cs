@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Cachier.Bench.Resync;
 
-/// <summary>The real kubectl, one process per call; arguments as a list, so nothing is split or unquoted.</summary>
+/// <summary>The real kubectl, one process per call; arguments as a list, so nothing is split or unquoted; killed with its tree on timeout.</summary>
 public sealed class Kubectl(string kubeconfig)
 {
     public string Kubeconfig { get; } = kubeconfig;
@@ -40,7 +40,17 @@ public sealed class Kubectl(string kubeconfig)
 
         process.StandardInput.Close();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // Not left running behind the bench: kubectl and whatever it started.
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"kubectl {string.Join(' ', arguments)} did not finish within 10 minutes");
+        }
+
         return (process.ExitCode, await stdout, await stderr);
     }
 }

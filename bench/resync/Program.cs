@@ -37,7 +37,7 @@ try
     await cluster.WaitForApiServerAsync(TimeSpan.FromMinutes(5));
     await cluster.RemoveLeftoversAsync();
     var identity = await cluster.CreateIdentityAsync(work);
-    List<Member> fleet;
+    List<FleetMember> fleet;
     for (var attempt = 1; ; attempt++)
     {
         try
@@ -77,7 +77,7 @@ try
         return await cluster.CountAsync("replicasets.apps");
     }
 
-    var expected = fleet.Sum(m => m.ExpectedImages);
+    var expected = fleet.Sum(m => m.ExpectedImages());
     Say($"{replicaSets} ReplicaSets in the bench's namespaces; the planner expects {expected} Images");
 
     // Other clients' resyncs (tests sharing the cluster) may have cached some meanwhile: start phase (a) from none.

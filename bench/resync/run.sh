@@ -8,7 +8,9 @@
 # Markdown table, also written to bench/resync/RESULTS.md; then it deletes its namespaces. About 10-15 minutes on 2 CPUs.
 #
 # Usage: bench/resync/run.sh [--workloads N] [--namespaces N]
-# Environment: CACHIER_CLUSTER_DIR (default /tmp/cachier-cluster): kubeconfig and logs/audit.log of the local cluster.
+# Environment: CACHIER_CLUSTER_DIR (default /tmp/cachier-cluster): kubeconfig and logs/audit.log of the local cluster;
+#   RESYNC_RESULTS (default bench/resync/RESULTS.md): where the table goes.
+# Also a stage of bench/run.sh (BENCH_STAGES=resync).
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -25,4 +27,4 @@ OUT="$ROOT/artifacts/bench-resync"
 dotnet build bench/resync/Cachier.Bench.Resync.csproj -c Release --artifacts-path "$OUT" -nologo -v quiet
 exec dotnet "$OUT/bin/Cachier.Bench.Resync/release/cachier-bench-resync.dll" \
   --kubeconfig "$CLUSTER/kubeconfig" --audit-log "$CLUSTER/logs/audit.log" \
-  --function "$OUT/bin/Cachier/release/cachier.dll" --results "$ROOT/bench/resync/RESULTS.md" "$@"
+  --function "$OUT/bin/Cachier/release/cachier.dll" --results "${RESYNC_RESULTS:-$ROOT/bench/resync/RESULTS.md}" "$@"

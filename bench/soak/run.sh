@@ -4,7 +4,7 @@
 # Reports errors (must be 0), p99 latency and RSS per window, resync times and whether the Images converged
 # exactly, and writes bench/soak/RESULTS.md. Not a timed test: run it by hand.
 #
-# Usage: bench/soak/run.sh                         (needs scripts/local-cluster.sh up)
+# Usage: bench/soak/run.sh                         (needs scripts/local-cluster.sh up; also a stage of bench/run.sh)
 # Environment:
 #   SOAK_SECONDS       duration of the measured run       (default 300)
 #   SOAK_RATE          events per second                  (default 20)

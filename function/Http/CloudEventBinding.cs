@@ -145,6 +145,12 @@ public static class CloudEventBinding
             }
         }
 
+        // The distributed tracing extension travels as the W3C header itself in binary mode, without the ce- prefix.
+        if (cloudEvent["traceparent"] is null && request.Headers.TryGetValue("traceparent", out var traceparent) && traceparent.Count == 1)
+        {
+            cloudEvent.SetAttributeFromString("traceparent", traceparent.ToString());
+        }
+
         if (contentType is not null)
         {
             cloudEvent.DataContentType = contentType.ToString();
@@ -160,6 +166,19 @@ public static class CloudEventBinding
             : throw new BindingException(400, $"malformed CloudEvent: missing required attributes {string.Join(", ", cloudEvent.SpecVersion.RequiredAttributes.Where(a => cloudEvent[a] is null).Select(a => a.Name))}");
 
     private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, BodyBudget.Lease budget, CancellationToken ct)
+    {
+        try
+        {
+            return await ReadBudgetedBodyAsync(request, maxBytes, budget, ct);
+        }
+        catch (BindingException e) when (e.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            await DrainAsync(request, maxBytes, ct);
+            throw;
+        }
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBudgetedBodyAsync(HttpRequest request, long maxBytes, BodyBudget.Lease budget, CancellationToken ct)
     {
         if (request.ContentLength > maxBytes)
         {
@@ -200,5 +219,33 @@ public static class CloudEventBinding
         }
 
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+    }
+
+    /// <summary>
+    /// Reads and throws away the rest of a body refused with 503 (at most <paramref name="maxBytes"/>; no memory kept), so
+    /// that the sender, still writing it, gets the answer and redelivers. Left unread, Kestrel drains it only after the
+    /// answer and for at most 5 s, then resets the connection; a busy pod missed that, and the sender saw a broken pipe
+    /// instead of the 503 (measured: 1 of 4 runs of the 256 MiB test on the JIT build).
+    /// </summary>
+    private static async Task DrainAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+    {
+        var chunk = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            long total = 0;
+            int read;
+            while (total <= maxBytes && (read = await request.Body.ReadAsync(chunk, ct)) > 0)
+            {
+                total += read;
+            }
+        }
+        catch (Exception e) when (e is BadHttpRequestException or IOException or OperationCanceledException)
+        {
+            // The sender is gone or the body is malformed: nothing more to read, the 503 stands.
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 }

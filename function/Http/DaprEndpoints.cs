@@ -7,11 +7,16 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Cachier.Http;
 
-/// <summary>One entry of Dapr's programmatic subscription list.</summary>
-public sealed record DaprSubscription([property: JsonPropertyName("pubsubname")] string PubsubName, string Topic, string Route);
+/// <summary>One entry of Dapr's programmatic subscription list; a dropped delivery goes to <see cref="DeadLetterTopic"/>.</summary>
+public sealed record DaprSubscription([property: JsonPropertyName("pubsubname")] string PubsubName, string Topic, string Route, string DeadLetterTopic);
 
-/// <summary>Dapr's delivery answer: SUCCESS, RETRY (transient) or DROP (can never succeed).</summary>
-public sealed record DaprStatus(string Status);
+/// <summary>Dapr's delivery answer: SUCCESS, RETRY (transient) or DROP (can never succeed: dead-lettered).</summary>
+public sealed record DaprStatus(string Status)
+{
+    public static readonly DaprStatus Success = new("SUCCESS");
+    public static readonly DaprStatus Retry = new("RETRY");
+    public static readonly DaprStatus Drop = new("DROP");
+}
 
 /// <summary>
 /// Dapr pub/sub as a second way in, feeding the same pipeline as POST /. Dapr's HTTP contract is served here
@@ -31,11 +36,20 @@ public static class DaprEndpoints
             return;
         }
 
-        DaprSubscription[] subscriptions = [new(options.DaprPubSubName, options.DaprTopic, Route)];
+        DaprSubscription[] subscriptions = [new(options.DaprPubSubName, options.DaprTopic, Route, DeadLetterTopic(options))];
         app.MapGet("/dapr/subscribe", () => TypedResults.Json(subscriptions, AppJson.Default.DaprSubscriptionArray));
         app.MapPost(Route, DeliverAsync).AddEndpointFilter(senders);
     }
 
+    /// <summary>The configured dead-letter topic, else <c>&lt;topic&gt;-deadletter</c>.</summary>
+    public static string DeadLetterTopic(CachierOptions options) =>
+        string.IsNullOrEmpty(options.DaprDeadLetterTopic) ? $"{options.DaprTopic}-deadletter" : options.DaprDeadLetterTopic;
+
+    /// <summary>
+    /// RETRY when a later delivery can succeed (a transient API failure, the memory budget spent, a body that arrived too
+    /// slowly); DROP when none can (a malformed event, a permanent API error such as a forbidden write): Dapr moves it to
+    /// the dead-letter topic, where it is kept for an operator instead of being retried for ever.
+    /// </summary>
     public static async Task<JsonHttpResult<DaprStatus>> DeliverAsync(
         HttpRequest request, CachierSettings settings, EventPipeline pipeline, BodyBudget budget, ILogger<EventPipeline> logger, CancellationToken ct)
     {
@@ -46,21 +60,21 @@ public static class DaprEndpoints
             var events = await CloudEventBinding.ReadAsync(request, settings.Options, lease, ct);
             inbound = events.Select(e => EventParser.Parse(Unwrap(e), settings)).ToList();
         }
-        catch (BindingException e) when (e.Status == StatusCodes.Status503ServiceUnavailable)
+        catch (BindingException e) when (e.Status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status408RequestTimeout)
         {
-            Log.Rejected(logger, 503, $"Dapr delivery to retry: {e.Message}");
-            return Answer("RETRY");
+            Log.Rejected(logger, e.Status, $"Dapr delivery to retry: {e.Message}");
+            return Answer(DaprStatus.Retry);
         }
         catch (Exception e) when (e is BindingException or BadEventException)
         {
-            Log.Rejected(logger, 400, $"Dapr delivery dropped: {e.Message}");
-            return Answer("DROP");
+            Log.Rejected(logger, e is BindingException b ? b.Status : StatusCodes.Status400BadRequest, $"Dapr delivery dropped: {e.Message}");
+            return Answer(DaprStatus.Drop);
         }
 
-        var retry = (await pipeline.HandleAllAsync(inbound, ct)).Any(h => h.IsTransient || h.IsFailure);
+        var handled = await pipeline.HandleAllAsync(inbound, ct);
 
-        // A permanent API error (say RBAC) is retried too: once an operator fixes it, the event still counts.
-        return Answer(retry ? "RETRY" : "SUCCESS");
+        // Redelivering a whole batch is harmless (reconciling is idempotent), so one transient event asks for it.
+        return Answer(handled.Any(h => h.IsTransient) ? DaprStatus.Retry : handled.Any(h => h.IsFailure) ? DaprStatus.Drop : DaprStatus.Success);
     }
 
     /// <summary>
@@ -87,6 +101,5 @@ public static class DaprEndpoints
         return delivered;
     }
 
-    private static JsonHttpResult<DaprStatus> Answer(string status) =>
-        TypedResults.Json(new DaprStatus(status), AppJson.Default.DaprStatus);
+    private static JsonHttpResult<DaprStatus> Answer(DaprStatus status) => TypedResults.Json(status, AppJson.Default.DaprStatus);
 }

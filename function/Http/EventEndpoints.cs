@@ -75,7 +75,7 @@ public static class EventEndpoints
             : TypedResults.Json(handled.Resync!, AppJson.Default.ResyncSummary, statusCode: status);
     }
 
-    /// <summary>500 if anything failed for good; else 503 + Retry-After if anything is worth redelivering; else 200.</summary>
+    /// <summary>500 if anything failed for good; else 503 + Retry-After if anything is worth redelivering; else 202 if a resync is still running; else 200.</summary>
     private static int StatusOf(IReadOnlyList<Handled> handled, HttpResponse response, CachierSettings settings)
     {
         if (handled.Any(h => h.IsFailure))
@@ -85,7 +85,8 @@ public static class EventEndpoints
 
         if (!handled.Any(h => h.IsTransient))
         {
-            return StatusCodes.Status200OK;
+            // A resync still running when the request had to be answered: accepted, not done.
+            return handled.Any(h => h.Resync?.Result == ResyncResult.Running) ? StatusCodes.Status202Accepted : StatusCodes.Status200OK;
         }
 
         var wait = handled.Select(h => h.Outcome?.RetryAfter).Max() ?? TimeSpan.Zero;

@@ -7,7 +7,11 @@ using CloudNative.CloudEvents;
 namespace Cachier.Http;
 
 /// <summary>What an inbound CloudEvent asks for, in Cachier's own terms.</summary>
-public abstract record Inbound(string Type);
+public abstract record Inbound(string Type)
+{
+    /// <summary>The event's W3C <c>traceparent</c> (distributed tracing extension), for the log line; null when absent.</summary>
+    public string? TraceParent { get; init; }
+}
 
 public sealed record WorkloadInbound(string Type, WorkloadEvent Event) : Inbound(Type);
 
@@ -27,6 +31,35 @@ public static class EventParser
 
     /// <exception cref="BadEventException">the event names no workload, or names it with invalid values.</exception>
     public static Inbound Parse(CloudEvent cloudEvent, CachierSettings settings)
+    {
+        var inbound = ParseAction(cloudEvent, settings);
+        // Copied only when there is one: an event without it costs nothing more.
+        return TraceParent(cloudEvent) is { } trace ? inbound with { TraceParent = trace } : inbound;
+    }
+
+    /// <summary>
+    /// The <c>traceparent</c> extension if it has the W3C form (<c>00-&lt;32 hex&gt;-&lt;16 hex&gt;-&lt;2 hex&gt;</c>); anything
+    /// else a sender put there is not written to the log.
+    /// </summary>
+    public static string? TraceParent(CloudEvent cloudEvent)
+    {
+        if (cloudEvent["traceparent"] is not string { Length: 55 } value || value[2] != '-' || value[35] != '-' || value[52] != '-')
+        {
+            return null;
+        }
+
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (i is not (2 or 35 or 52) && !char.IsAsciiHexDigitLower(value[i]))
+            {
+                return null;
+            }
+        }
+
+        return value;
+    }
+
+    private static Inbound ParseAction(CloudEvent cloudEvent, CachierSettings settings)
     {
         if (settings.IsWarmer)
         {

@@ -9,7 +9,8 @@ namespace Cachier.Reconcile;
 /// redelivery); or it failed for good (say RBAC: an operator must act). "failed" means permanent, as in <see cref="OutcomeResult"/>.
 /// </summary>
 [JsonConverter(typeof(KebabEnumJson<ResyncResult>))]
-public enum ResyncResult { Completed, Partial, Transient, Failed }
+/// <summary>Running: the request answered before the run finished (<c>ResyncAnswerWithin</c>); the run goes on.</summary>
+public enum ResyncResult { Completed, Partial, Transient, Failed, Running }
 
 /// <summary>What one full resync did.</summary>
 public sealed record ResyncSummary(

@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -277,10 +275,7 @@ public sealed class FunctionHost : IAsyncDisposable
 
     public static async Task<FunctionHost> StartAsync(Options options, IReadOnlyList<string> excluded)
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = Ports.Free();
 
         var start = new ProcessStartInfo("dotnet", [options.FunctionDll]) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment.Remove("ASPNETCORE_URLS");
@@ -441,7 +436,7 @@ public static class Convergence
                 uids.Add(uid);
                 foreach (var image in d["spec"]!["template"]!["spec"]!["containers"]!.AsArray().Select(c => (string)c!["image"]!).Distinct())
                 {
-                    expected.Add(ImageName(name, uid, image));
+                    expected.Add(ExpectedNames.Image(name, uid, image));
                 }
             }
 
@@ -458,12 +453,6 @@ public static class Convergence
             // Garbage collection of the deleted workloads' Images is the controller-manager's, asynchronous.
             await Task.Delay(TimeSpan.FromSeconds(2));
         }
-    }
-
-    private static string ImageName(string workload, string uid, string image)
-    {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{uid}/{image}")))[..10];
-        return $"{workload[..Math.Min(workload.Length, 52)].TrimEnd('-', '.')}-{hash}";
     }
 }
 

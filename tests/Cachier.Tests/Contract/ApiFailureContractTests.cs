@@ -75,7 +75,7 @@ public sealed class ApiFailureContractTests
     [Fact]
     public async Task Reconcile_answers_503_when_the_api_server_refuses_the_connection()
     {
-        using var host = Start(ClosedPortUrl());
+        using var host = Start(Ports.ClosedUrl());
 
         var response = await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 

@@ -164,16 +164,6 @@ public sealed class CachierHost : IDisposable
         return new CachierHost(api, factory, notes);
     }
 
-    /// <summary>An address on which nothing listens: connecting to it is refused.</summary>
-    public static string ClosedPortUrl()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return $"http://127.0.0.1:{port}";
-    }
-
     public static string WorkloadPath(string apiVersion, string plural, string ns, string name) =>
         $"{(apiVersion.Contains('/') ? "/apis" : "/api")}/{apiVersion}/namespaces/{ns}/{plural}/{name}";
 

@@ -1,5 +1,15 @@
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json.Nodes;
+using Cachier.Http;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using static Cachier.Tests.Contract.CachierHost;
 using static Cachier.Tests.Contract.Objects;
 
@@ -7,7 +17,8 @@ namespace Cachier.Tests.Contract;
 
 /// <summary>
 /// SPEC section 6, Dapr (optional): GET /dapr/subscribe and a topic route feeding the same pipeline as POST /,
-/// answered in Dapr's terms (SUCCESS, RETRY, DROP); nothing of it when not configured.
+/// answered in Dapr's terms: SUCCESS; RETRY when a later delivery can succeed; DROP (to the subscription's dead-letter
+/// topic) when none can. Nothing of it when not configured.
 /// </summary>
 public sealed class DaprContractTests
 {
@@ -38,6 +49,79 @@ public sealed class DaprContractTests
         var route = (string?)subscription["route"];
         Assert.False(string.IsNullOrEmpty(route));
         Assert.NotEqual("/", route);
+        Assert.Equal("workloads-deadletter", (string?)subscription["deadLetterTopic"]);
+    }
+
+    [Fact]
+    public async Task Dapr_subscription_names_the_configured_dead_letter_topic()
+    {
+        using var host = Start([.. Dapr, ("DaprDeadLetterTopic", "cachier-poison")]);
+
+        var subscription = JsonNode.Parse(await host.Client.GetStringAsync("/dapr/subscribe"))!.AsArray().Single()!;
+
+        Assert.Equal("cachier-poison", (string?)subscription["deadLetterTopic"]);
+    }
+
+    [Fact]
+    public async Task Dapr_delivery_is_dropped_to_the_dead_letter_topic_on_a_permanent_api_failure()
+    {
+        using var host = Start(Dapr);
+        host.StubGetWorkloadStatus("apps/v1", "deployments", Ns, "dummy", 403);
+
+        var response = await host.PostAsync(await RouteAsync(host), Delivered("03-ref-update.structured.json").ToJsonString(), "application/cloudevents+json");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("DROP", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["status"]);
+        Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "dummy")}"], host.Lines);
+    }
+
+    [Fact]
+    public async Task Dapr_delivery_asks_for_a_retry_when_the_body_memory_budget_is_spent()
+    {
+        using var host = Start(Dapr);
+        var budget = host.Services.GetRequiredService<BodyBudget>();
+        using var others = budget.Open();
+        others.Take(new CachierOptions().BodyMemoryBudgetBytes);
+
+        var response = await host.PostAsync(await RouteAsync(host), Delivered("03-ref-update.structured.json").ToJsonString(), "application/cloudevents+json");
+
+        Assert.Equal("RETRY", (string?)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["status"]);
+        Assert.Empty(host.Calls);
+    }
+
+    [Fact]
+    public async Task Dapr_delivery_asks_for_a_retry_when_the_body_arrives_too_slowly()
+    {
+        // Kestrel's minimum body data rate (a real socket: the in-memory test server has no such timeout).
+        using var api = WireMock.Server.WireMockServer.Start();
+        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("Cachier:ApiServerUrl", api.Url);
+            web.UseSetting("Cachier:Authentication:Mode", "None");
+            web.UseSetting("Cachier:DaprPubSubName", "pubsub");
+            web.UseSetting("Cachier:DaprTopic", "workloads");
+            web.ConfigureLogging(logging => logging.ClearProviders());
+        });
+        factory.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0);
+            kestrel.Limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 1000, gracePeriod: TimeSpan.FromSeconds(2));
+        });
+        factory.StartServer();
+        var url = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(url.Host, url.Port);
+        var stream = tcp.GetStream();
+
+        // Promise 10,000 bytes, send 10, then nothing: the body read times out.
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"POST {DaprEndpoints.Route} HTTP/1.1\r\nHost: {url.Authority}\r\nContent-Type: application/cloudevents+json\r\nContent-Length: 10000\r\n\r\n{{\"specvers"));
+        using var reader = new StreamReader(stream);
+        var answer = await reader.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.StartsWith("HTTP/1.1 200", answer);
+        Assert.Contains("{\"status\":\"RETRY\"}", answer);
+        Assert.Empty(api.LogEntries);
     }
 
     [Fact]

@@ -70,7 +70,7 @@ public sealed class EmbeddedObjectContractTests
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", real);
         host.StubListImages(Ns, OurImage(Deployment("web", Uid, 2, ["nginx:1.25"]), "nginx:1.25", "img-1", "10"));
         host.StubCreate(Ns);
-        host.StubPatch(Ns, ExpectedName("web", Uid, "nginx:1.25"));
+        host.StubPatch(Ns, ExpectedNames.Image("web", Uid, "nginx:1.25"));
 
         await OutcomeAsync(await host.SendResourceAsync("update", forged));
 

@@ -246,7 +246,7 @@ public sealed class HttpContractTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-        Assert.Contains("cachier_events", await response.Content.ReadAsStringAsync());
+        Assert.Contains("cachier_events_handled_total", await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>Hides the length, as a streamed (chunked) upload does.</summary>

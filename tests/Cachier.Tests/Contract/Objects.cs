@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Cachier.Tests.Contract;
@@ -10,14 +8,6 @@ public static class Objects
 {
     public const string Ns = "demo";
     public const string ManagedBy = "app.kubernetes.io/managed-by";
-
-    /// <summary>SPEC section 4, computed here on its own (not with the product's Names class).</summary>
-    public static string ExpectedName(string workloadName, string uid, string image)
-    {
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(uid + "/" + image))).ToLowerInvariant()[..10];
-        var prefix = workloadName[..Math.Min(workloadName.Length, 63 - 1 - 10)].TrimEnd('-', '.');
-        return prefix + "-" + hash;
-    }
 
     public static string Generation(long generation) => generation.ToString("00000", CultureInfo.InvariantCulture);
 
@@ -150,7 +140,7 @@ public static class Objects
     {
         var (name, uid, generation) = Identity(workload);
         var pod = PodSpec(workload);
-        return Image(ExpectedName(name, uid, image), imageUid, resourceVersion, image, OurLabels(uid, labelGeneration ?? generation),
+        return Image(ExpectedNames.Image(name, uid, image), imageUid, resourceVersion, image, OurLabels(uid, labelGeneration ?? generation),
             Owner(workload), (string?)pod["serviceAccountName"],
             pod["imagePullSecrets"]?.AsArray().Select(s => (string)s!["name"]!).ToArray(), (string)workload["metadata"]!["namespace"]!);
     }
@@ -189,7 +179,7 @@ public static class Objects
         Assert.Equal("caching.internal.knative.dev/v1alpha1", (string?)body["apiVersion"]);
         Assert.Equal("Image", (string?)body["kind"]);
         var metadata = body["metadata"]!.AsObject();
-        Assert.Equal(ExpectedName(name, uid, image), (string?)metadata["name"]);
+        Assert.Equal(ExpectedNames.Image(name, uid, image), (string?)metadata["name"]);
         Assert.Null(metadata["generateName"]);
         Assert.Equal(ns, (string?)metadata["namespace"]);
         AssertLabels(metadata, uid, generation);

@@ -74,10 +74,10 @@ public sealed class PlanMemoContractTests
         host.Api.ResetMappings();
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", changed);
         host.StubListImages(Ns, OurImage(web, "nginx:1.25", "img-1", "10"));
-        host.StubPatch(Ns, ExpectedName("web", Uid, "nginx:1.25"));
+        host.StubPatch(Ns, ExpectedNames.Image("web", Uid, "nginx:1.25"));
         var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
 
-        var patch = AssertPatches(Assert.Single(host.Writes), ExpectedName("web", Uid, "nginx:1.25"), "10", Uid, 3);
+        var patch = AssertPatches(Assert.Single(host.Writes), ExpectedNames.Image("web", Uid, "nginx:1.25"), "10", Uid, 3);
         Assert.Equal("web-sa", (string?)patch["spec"]!["serviceAccountName"]);
         Assert.Equal(1, (int?)outcome["updated"]);
     }

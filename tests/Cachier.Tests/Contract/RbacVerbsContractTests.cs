@@ -22,9 +22,9 @@ public sealed partial class RbacVerbsContractTests
     {
         using var host = StartWithEvents();
         var web = Deployment("web", Uid, 2, ["kept:1", "taken:1"]);
-        var kept = ExpectedName("web", Uid, "kept:1");
-        var old = ExpectedName("web", Uid, "old:1");
-        var taken = ExpectedName("web", Uid, "taken:1");
+        var kept = ExpectedNames.Image("web", Uid, "kept:1");
+        var old = ExpectedNames.Image("web", Uid, "old:1");
+        var taken = ExpectedNames.Image("web", Uid, "taken:1");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         // kept: ours, written at an older generation (patched); old: ours, no longer in the pod spec (deleted);
         // taken: its create answers 409 and the Image there belongs to another owner (re-read, left alone).

@@ -110,7 +110,7 @@ public sealed class ReconcileContractTests
         var sample01 = JsonNode.Parse(Sample("01-resource-add.data.json"))!.AsObject();
         var sample02 = JsonNode.Parse(Sample("02-resource-update.data.json"))!.AsObject();
         var ubuntu = OurImage(sample01, "ubuntu", "img-ubuntu", "5000");
-        var ubuntuName = ExpectedName("dummy", SampleUid, "ubuntu");
+        var ubuntuName = ExpectedNames.Image("dummy", SampleUid, "ubuntu");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "dummy", sample02);
         host.StubListImages(Ns, ubuntu);
         host.StubCreate(Ns);
@@ -143,7 +143,7 @@ public sealed class ReconcileContractTests
         var before = Deployment("web", Uid, 2, ["nginx:1.25"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.26"]);
         var old = ImageOf(before, "nginx:1.25", "img-old", "77");
-        var oldName = ExpectedName("web", Uid, "nginx:1.25");
+        var oldName = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, old);
         host.StubCreate(Ns);
@@ -166,7 +166,7 @@ public sealed class ReconcileContractTests
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25"], serviceAccount: "old-sa", pullSecrets: ["old-cred"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25"], serviceAccount: "new-sa", pullSecrets: ["regcred", "mirror"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "321"));
         host.StubPatch(Ns, name);
@@ -187,7 +187,7 @@ public sealed class ReconcileContractTests
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25"], serviceAccount: "old-sa", pullSecrets: ["old-cred"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "321"));
         host.StubPatch(Ns, name);
@@ -204,7 +204,7 @@ public sealed class ReconcileContractTests
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25"], serviceAccount: "web-sa");
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "321"));
         host.StubGetImage(Ns, name, ImageOf(before, "nginx:1.25", "img-1", "322"));
@@ -235,7 +235,7 @@ public sealed class ReconcileContractTests
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "40"));
         host.StubCreate(Ns);
-        host.StubPatch(Ns, ExpectedName("web", Uid, "nginx:1.25"));
+        host.StubPatch(Ns, ExpectedNames.Image("web", Uid, "nginx:1.25"));
 
         var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
 
@@ -251,8 +251,8 @@ public sealed class ReconcileContractTests
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25", "redis:7"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25"]);
-        var nginx = ExpectedName("web", Uid, "nginx:1.25");
-        var redis = ExpectedName("web", Uid, "redis:7");
+        var nginx = ExpectedNames.Image("web", Uid, "nginx:1.25");
+        var redis = ExpectedNames.Image("web", Uid, "redis:7");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "40"), ImageOf(before, "redis:7", "img-2", "41"));
         host.StubDelete(Ns, redis);
@@ -277,7 +277,7 @@ public sealed class ReconcileContractTests
         var after = Deployment("web", Uid, 3, ["nginx:1.25"]);
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "40"));
-        host.StubPatch(Ns, ExpectedName("web", Uid, "nginx:1.25"));
+        host.StubPatch(Ns, ExpectedNames.Image("web", Uid, "nginx:1.25"));
 
         var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
 
@@ -291,7 +291,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var surplusName = ExpectedName("web", Uid, "redis:7");
+        var surplusName = ExpectedNames.Image("web", Uid, "redis:7");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns, ImageOf(web, "nginx:1.25", "img-keep"), ImageOf(web, "redis:7", "img-surplus", "55"));
         host.StubDelete(Ns, surplusName);
@@ -309,7 +309,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var surplusName = ExpectedName("web", Uid, "redis:7");
+        var surplusName = ExpectedNames.Image("web", Uid, "redis:7");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns, ImageOf(web, "nginx:1.25", "img-keep"), ImageOf(web, "redis:7", "img-surplus", "55"));
         host.StubDelete(Ns, surplusName, 404);
@@ -325,7 +325,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var surplusName = ExpectedName("web", Uid, "redis:7");
+        var surplusName = ExpectedNames.Image("web", Uid, "redis:7");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns, ImageOf(web, "nginx:1.25", "img-keep"), ImageOf(web, "redis:7", "img-surplus", "55"));
         host.StubGetImage(Ns, surplusName, ImageOf(web, "redis:7", "img-surplus", "56"));
@@ -502,7 +502,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns);
         host.StubCreate(Ns, 409);
@@ -525,7 +525,7 @@ public sealed class ReconcileContractTests
         using var host = Start();
         const string Stranger = "0f0f0f0f-1111-2222-3333-444444444444";
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns);
         host.StubCreate(Ns, 409);
@@ -567,15 +567,15 @@ public sealed class ReconcileContractTests
         var after = Deployment("web", Uid, 3, ["nginx:1.25", "redis:7"], decorate: decorate);
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         host.StubListImages(Ns, ImageOf(before, "nginx:1.25", "img-1", "31"), ImageOf(before, "redis:7", "img-2", "32"));
-        host.StubDelete(Ns, ExpectedName("web", Uid, "nginx:1.25"));
-        host.StubDelete(Ns, ExpectedName("web", Uid, "redis:7"));
+        host.StubDelete(Ns, ExpectedNames.Image("web", Uid, "nginx:1.25"));
+        host.StubDelete(Ns, ExpectedNames.Image("web", Uid, "redis:7"));
 
         var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
 
         Assert.Equal([$"GET {DeploymentPath}", $"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}"], host.Calls.Take(2).Select(c => c.Line));
         var deletes = host.Writes.OrderBy(c => c.Path, StringComparer.Ordinal).ToList();
         Assert.Equal(2, deletes.Count);
-        var expected = new[] { (ExpectedName("web", Uid, "nginx:1.25"), "img-1", "31"), (ExpectedName("web", Uid, "redis:7"), "img-2", "32") }
+        var expected = new[] { (ExpectedNames.Image("web", Uid, "nginx:1.25"), "img-1", "31"), (ExpectedNames.Image("web", Uid, "redis:7"), "img-2", "32") }
             .OrderBy(e => ImagePath(Ns, e.Item1), StringComparer.Ordinal).ToList();
         AssertDeletes(deletes[0], expected[0].Item1, expected[0].Item2, expected[0].Item3);
         AssertDeletes(deletes[1], expected[1].Item1, expected[1].Item2, expected[1].Item3);
@@ -591,7 +591,7 @@ public sealed class ReconcileContractTests
         var rs = Workload("apps/v1", "ReplicaSet", "web-5d8f7", RsUid, 1, ["nginx:1.25"],
             controlledBy: ControllerRef("apps/v1", "Deployment", "web", Uid));
         var uncontrolled = Workload("apps/v1", "ReplicaSet", "web-5d8f7", RsUid, 1, ["nginx:1.25"]);
-        var imageName = ExpectedName("web-5d8f7", RsUid, "nginx:1.25");
+        var imageName = ExpectedNames.Image("web-5d8f7", RsUid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "replicasets", Ns, "web-5d8f7", rs);
         host.StubListImages(Ns, OurImage(uncontrolled, "nginx:1.25", "img-rs", "61"));
         host.StubDelete(Ns, imageName);

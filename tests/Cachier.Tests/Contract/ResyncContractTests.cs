@@ -55,9 +55,9 @@ public sealed class ResyncContractTests
         host.Stub("GET", Deployments, 200, WorkloadList(DeploymentToken, Untyped(DepA), Untyped(DepB)), query: [("limit", "2")], absent: ["continue"]);
         host.Stub("GET", Deployments, 200, WorkloadList(null, Untyped(DepC)), query: [("limit", "2"), ("continue", DeploymentToken)], priority: 1);
         host.Stub("GET", CronJobs, 404, Status(404));
-        host.StubDelete(Ns, ExpectedName("dep-a", UidA, "old:1"));
+        host.StubDelete(Ns, ExpectedNames.Image("dep-a", UidA, "old:1"));
         host.StubCreate(Ns);
-        host.StubPatch("other", ExpectedName("dep-c", UidC, "busybox:1.36"));
+        host.StubPatch("other", ExpectedNames.Image("dep-c", UidC, "busybox:1.36"));
     }
 
     private static string[] ExpectedLists =>
@@ -219,9 +219,9 @@ public sealed class ResyncContractTests
 
         var writes = host.Writes;
         Assert.Equal(3, writes.Count);
-        AssertDeletes(Assert.Single(writes, c => c.Method == "DELETE"), ExpectedName("dep-a", UidA, "old:1"), "img-a-old", "202");
+        AssertDeletes(Assert.Single(writes, c => c.Method == "DELETE"), ExpectedNames.Image("dep-a", UidA, "old:1"), "img-a-old", "202");
         AssertCreates(Assert.Single(writes, c => c.Method == "POST"), DepB, "redis:7");
-        var patch = AssertPatches(Assert.Single(writes, c => c.Method == "PATCH"), ExpectedName("dep-c", UidC, "busybox:1.36"), "203", UidC, 2, "other");
+        var patch = AssertPatches(Assert.Single(writes, c => c.Method == "PATCH"), ExpectedNames.Image("dep-c", UidC, "busybox:1.36"), "203", UidC, 2, "other");
         AssertPullSpec(patch["spec"]!.AsObject(), "sa-c", null, omitWhenEmpty: false);
     }
 

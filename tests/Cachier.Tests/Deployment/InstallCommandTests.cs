@@ -18,7 +18,7 @@ public sealed partial class InstallCommandTests(LocalClusterFixture cluster)
     {
         Assert.Contains("kubectl apply -f knative/", Readme);
 
-        var result = await cluster.Kubectl.RunAsync(["apply", "--dry-run=server", "-o", "json", "-f", "knative/"]);
+        var result = await cluster.Kubectl.ExecAsync(["apply", "--dry-run=server", "-o", "json", "-f", "knative/"]);
 
         Assert.True(result.ExitCode == 0, $"`{result.CommandLine}` failed:\n{result.Stderr}");
         // Each file repeats the namespace, so that each applies on its own.
@@ -35,7 +35,7 @@ public sealed partial class InstallCommandTests(LocalClusterFixture cluster)
         using var output = new StringWriter();
         Assert.Equal(0, ManifestsCommand.Run(args, output, TextWriter.Null));
 
-        var result = await cluster.Kubectl.RunAsync(["apply", "--dry-run=server", "-o", "json", "-f", "-"], stdin: output.ToString());
+        var result = await cluster.Kubectl.ExecAsync(["apply", "--dry-run=server", "-o", "json", "-f", "-"], stdin: output.ToString());
 
         Assert.True(result.ExitCode == 0, $"`{result.CommandLine}` failed:\n{result.Stderr}");
         var objects = result.Objects();
@@ -58,7 +58,7 @@ public sealed partial class InstallCommandTests(LocalClusterFixture cluster)
     {
         Assert.Contains(Readme, l => l.StartsWith("kubectl delete --ignore-not-found -f knative/", StringComparison.Ordinal));
 
-        var result = await cluster.Kubectl.RunAsync(["delete", "--dry-run=server", "--ignore-not-found", "-f", "knative/"]);
+        var result = await cluster.Kubectl.ExecAsync(["delete", "--dry-run=server", "--ignore-not-found", "-f", "knative/"]);
 
         Assert.True(result.ExitCode == 0, $"`{result.CommandLine}` failed:\n{result.Stderr}");
         Assert.Contains("clusterrole.rbac.authorization.k8s.io \"cachier\" deleted (server dry run)", result.Stdout);

@@ -46,7 +46,7 @@ public sealed class LocalClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Kubectl = Kubectl.FromEnvironment();
-        var ready = await Kubectl.RunAsync(["get", "--raw", "/readyz"]);
+        var ready = await Kubectl.ExecAsync(["get", "--raw", "/readyz"]);
         if (ready.ExitCode != 0 || ready.Stdout.Trim() != "ok")
         {
             throw new InvalidOperationException(
@@ -54,16 +54,16 @@ public sealed class LocalClusterFixture : IAsyncLifetime
         }
 
         // local-cluster.sh applies the Knative CRDs last; a dry run of the Knative objects needs them served.
-        (await Kubectl.RunAsync(["wait", "--for=condition=Established", "--timeout=60s", .. KnativeCrds])).EnsureSuccess();
+        (await Kubectl.ExecAsync(["wait", "--for=condition=Established", "--timeout=60s", .. KnativeCrds])).EnsureSuccess();
 
-        Objects = (await Kubectl.RunAsync(["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", Repository.ServiceYaml, "-f", Repository.ApiServerSourceYaml, "-f", Repository.WarmerYaml]))
+        Objects = (await Kubectl.ExecAsync(["create", "--dry-run=client", "--validate=false", "-o", "json", "-f", Repository.ServiceYaml, "-f", Repository.ApiServerSourceYaml, "-f", Repository.WarmerYaml]))
             .EnsureSuccess().Objects();
         WatchedKinds = Manifests.WatchedKinds(Objects);
 
         await ApplyRbacAsync();
 
         // A server dry run of namespaced objects needs their namespace to exist for real: it exists now.
-        _serverDryRun = new Lazy<Task<KubectlResult>>(() => Kubectl.RunAsync(["apply", "--dry-run=server", "-o", "json", "-f", Repository.KnativeDir]));
+        _serverDryRun = new Lazy<Task<KubectlResult>>(() => Kubectl.ExecAsync(["apply", "--dry-run=server", "-o", "json", "-f", Repository.KnativeDir]));
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -80,7 +80,7 @@ public sealed class LocalClusterFixture : IAsyncLifetime
         }
 
         var list = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "List", ["items"] = items };
-        (await Kubectl.RunAsync(["apply", "-f", "-"], stdin: list.ToJsonString())).EnsureSuccess();
+        (await Kubectl.ExecAsync(["apply", "-f", "-"], stdin: list.ToJsonString())).EnsureSuccess();
 
         // The RBAC authorizer answers from its informer cache, which trails the write by a moment; nothing to watch
         // for that, so ask until both bindings are in force. The delay only paces the questions; the deadline bounds them.

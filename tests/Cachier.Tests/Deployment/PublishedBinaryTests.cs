@@ -43,8 +43,8 @@ public sealed class PublishedBinaryTests : IDisposable
         Assert.Equal(HttpStatusCode.OK, delivery.StatusCode);
         Assert.Equal("SUCCESS", (string)JsonNode.Parse(await delivery.Content.ReadAsStringAsync())!["status"]!);
         Assert.Single(_api.LogEntries, e => e.RequestMessage!.Method == "POST");
-        Assert.Contains("cachier_events_total{otel_scope_name=\"Cachier\",outcome=\"reconciled\",type=\"dev.knative.apiserver.ref.update\"} 1", metrics);
-        Assert.Contains("cachier_images_total{otel_scope_name=\"Cachier\",operation=\"created\"} 1", metrics);
+        Assert.Contains("cachier_events_handled_total{otel_scope_name=\"Cachier\",outcome=\"reconciled\",type=\"dev.knative.apiserver.ref.update\"} 1", metrics);
+        Assert.Contains("cachier_images_written_total{otel_scope_name=\"Cachier\",operation=\"created\"} 1", metrics);
     }
 
     public void Dispose()
@@ -62,7 +62,7 @@ public sealed class PublishedBinaryTests : IDisposable
     /// <summary>Starts the binary and waits for its "Now listening" log line (a signal, bounded by a timeout).</summary>
     private async Task<HttpClient> StartAsync()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
@@ -87,14 +87,5 @@ public sealed class PublishedBinaryTests : IDisposable
         _process.BeginErrorReadLine();
         await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
         return new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

@@ -223,7 +223,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     }
 
     private Task<KubectlResult> CreateImageOwnedByAsync(string apiVersion, string kind) =>
-        cluster.Kubectl.RunAsync(["create", "--dry-run=server", $"--as={CachierUser}", "-n", "default", "-f", "-"], stdin: $$"""
+        cluster.Kubectl.ExecAsync(["create", "--dry-run=server", $"--as={CachierUser}", "-n", "default", "-f", "-"], stdin: $$"""
             {"apiVersion": "caching.internal.knative.dev/v1alpha1", "kind": "Image",
              "metadata": {"name": "probe-{{kind.ToLowerInvariant()}}", "ownerReferences": [{"apiVersion": "{{apiVersion}}", "kind": "{{kind}}",
                "name": "owner", "uid": "5b1c7f3e-2d4a-4c8b-9e6f-0a1b2c3d4e5f", "controller": true, "blockOwnerDeletion": true}]},

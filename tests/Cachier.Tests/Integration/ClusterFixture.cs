@@ -36,11 +36,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>The cluster CA (base64 PEM), from the admin kubeconfig.</summary>
     public string CaData { get; private set; } = "";
 
-    public static string RepoRoot { get; } = FindRepoRoot();
-
     public async Task InitializeAsync()
     {
-        await Admin.RunAsync($"apply -f {Path.Combine(RepoRoot, "knative", "service.yaml")}");
+        await Admin.RunAsync(["apply", "-f", Repository.ServiceYaml]);
         // The custom PodSpecable kind of the tests, and (test-only) read access to it for the function.
         await Admin.ApplyAsync(FooCrd);
         await Admin.RunAsync("wait --for condition=established --timeout=60s crd/foos.example.cachier.dev");
@@ -114,19 +112,6 @@ public sealed class ClusterFixture : IAsyncLifetime
                 b.UseSetting(key, value);
             }
         });
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Cachier.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Cachier.sln not found above the test binaries");
-    }
 
     private const string FooCrd = """
         apiVersion: apiextensions.k8s.io/v1

@@ -39,18 +39,18 @@ public sealed partial class MetricsIntegrationTests(ClusterFixture cluster)
 
         Assert.Equal(HttpStatusCode.OK, resync.StatusCode);
         double Delta(string series) => after.GetValueOrDefault(series) - before.GetValueOrDefault(series);
-        Assert.Equal(2, Delta("cachier_events_total{otel_scope_name=\"Cachier\",outcome=\"reconciled\",type=\"dev.knative.apiserver.ref.update\"}"));
-        Assert.Equal(1, Delta("cachier_events_total{otel_scope_name=\"Cachier\",outcome=\"ignored\",type=\"dev.knative.apiserver.ref.add\"}"));
-        Assert.Equal(3, Delta("cachier_reconcile_duration_seconds_count{otel_scope_name=\"Cachier\",outcome=\"reconciled\"}")
-            + Delta("cachier_reconcile_duration_seconds_count{otel_scope_name=\"Cachier\",outcome=\"ignored\"}"));
+        Assert.Equal(2, Delta("cachier_events_handled_total{otel_scope_name=\"Cachier\",outcome=\"reconciled\",type=\"dev.knative.apiserver.ref.update\"}"));
+        Assert.Equal(1, Delta("cachier_events_handled_total{otel_scope_name=\"Cachier\",outcome=\"ignored\",type=\"dev.knative.apiserver.ref.add\"}"));
+        Assert.Equal(3, Delta("cachier_event_duration_seconds_count{otel_scope_name=\"Cachier\",outcome=\"reconciled\"}")
+            + Delta("cachier_event_duration_seconds_count{otel_scope_name=\"Cachier\",outcome=\"ignored\"}"));
         // The first event created nginx:1.27 and deleted nginx:1.25 (redis:7 untouched); the second was a memo hit.
         // The resync recreated two's Image (drift) and nothing else.
-        Assert.Equal(2, Delta("cachier_images_total{otel_scope_name=\"Cachier\",operation=\"created\"}"));
-        Assert.Equal(1, Delta("cachier_images_total{otel_scope_name=\"Cachier\",operation=\"deleted\"}"));
-        Assert.Equal(0, Delta("cachier_images_total{otel_scope_name=\"Cachier\",operation=\"updated\"}"));
+        Assert.Equal(2, Delta("cachier_images_written_total{otel_scope_name=\"Cachier\",operation=\"created\"}"));
+        Assert.Equal(1, Delta("cachier_images_written_total{otel_scope_name=\"Cachier\",operation=\"deleted\"}"));
+        Assert.Equal(0, Delta("cachier_images_written_total{otel_scope_name=\"Cachier\",operation=\"updated\"}"));
         Assert.Equal(1, Delta("cachier_resync_runs_total{otel_scope_name=\"Cachier\",result=\"completed\"}"));
         Assert.Equal(1, Delta("cachier_resync_duration_seconds_count{otel_scope_name=\"Cachier\"}"));
-        Assert.Equal(1, Delta("cachier_resync_drift_total{otel_scope_name=\"Cachier\"}"));
+        Assert.Equal(1, Delta("cachier_resync_images_repaired_total{otel_scope_name=\"Cachier\"}"));
         // First event: GET + LIST + POST + DELETE; second: GET only (memo); the Secret: nothing;
         // the resync: a LIST per page and kind, and one POST.
         Assert.Equal(2, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"201\",verb=\"POST\"}"));

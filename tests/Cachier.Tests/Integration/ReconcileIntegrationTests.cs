@@ -26,7 +26,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         Assert.Equal(3, (int)body["outcome"]!["created"]!);
         var images = await Kubectl.ImagesAsync(ns);
         Assert.Equal(
-            new[] { "alpine:3.20", "busybox:1.36", "nginx:1.25" }.Select(i => Workloads.ImageName("web", uid, i)).Order(),
+            new[] { "alpine:3.20", "busybox:1.36", "nginx:1.25" }.Select(i => ExpectedNames.Image("web", uid, i)).Order(),
             images.Select(i => (string)i["metadata"]!["name"]!).Order());
         foreach (var image in images)
         {
@@ -40,7 +40,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
                  (bool)owner["controller"]!, (bool)owner["blockOwnerDeletion"]!));
             Assert.Equal("web-sa", (string)image["spec"]!["serviceAccountName"]!);
             Assert.Equal("regcred", (string)image["spec"]!["imagePullSecrets"]![0]!["name"]!);
-            Assert.Equal(Workloads.ImageName("web", uid, (string)image["spec"]!["image"]!), (string)meta["name"]!);
+            Assert.Equal(ExpectedNames.Image("web", uid, (string)image["spec"]!["image"]!), (string)meta["name"]!);
         }
     }
 
@@ -245,7 +245,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         var ns = await cluster.NamespaceAsync();
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25"]));
         var uid = (string)(await Kubectl.GetAsync("deployment/web", ns))["metadata"]!["uid"]!;
-        var name = Workloads.ImageName("web", uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", uid, "nginx:1.25");
         await Kubectl.ApplyAsync(new JsonObject
         {
             ["apiVersion"] = "caching.internal.knative.dev/v1alpha1",

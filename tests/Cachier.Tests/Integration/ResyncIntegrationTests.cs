@@ -160,77 +160,24 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
         /// <summary>SPEC section 4: every non-empty image of initContainers and containers, de-duplicated.</summary>
         public IReadOnlyList<string> Images => Init.Concat(Containers).Where(i => i.Length > 0).Distinct(StringComparer.Ordinal).ToList();
 
-        public string ImageName(string image) => Workloads.ImageName(name, Uid, image);
+        public string ImageName(string image) => ExpectedNames.Image(name, Uid, image);
 
         public JsonObject Manifest() => Workloads.Idle(kind, ns, name, Containers, Init.Length > 0 ? Init : null, Decorate, ServiceAccount,
             PullSecrets.Length > 0 ? PullSecrets : null);
     }
 
-    /// <summary>
-    /// Workload <paramref name="k"/> of namespace <paramref name="n"/>: 30 Deployments, 20 StatefulSets, 15 DaemonSets,
-    /// 15 Jobs, 15 CronJobs, and 5 ReplicaSets controlled by Deployments (one opted back in); one in ten opted out;
-    /// shared, duplicated, init and digest images; service accounts and pull secrets on some; one name long enough to cut.
-    /// </summary>
+    /// <summary>Workload <paramref name="k"/> of namespace <paramref name="n"/>, from the recipe the resync bench shares.</summary>
     private static Member Recipe(string ns, int n, int k)
     {
-        var kind = k switch
+        var recipe = FleetRecipe.Member(ns, n, k);
+        return new Member(ns, recipe.Kind, recipe.Name)
         {
-            < 30 => "Deployment",
-            < 50 => "StatefulSet",
-            < 65 => "DaemonSet",
-            < 80 => "Job",
-            < 95 => "CronJob",
-            _ => "ReplicaSet",
-        };
-        var name = k == 29
-            ? "deploy-029-with-a-name-long-enough-to-be-cut-at-the-dash-here"
-            : $"{kind switch { "Deployment" => "deploy", "StatefulSet" => "sts", "DaemonSet" => "ds", "Job" => "job", "CronJob" => "cron", _ => "rs" }}-{k:D3}";
-        var main = k % 11 == 5
-            ? $"registry.local/pinned/app@sha256:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes(k)))}"
-            : $"registry.local/team{n % 4}/app{k % 13}:1.{k % 5}";
-        var containers = new List<string> { main };
-        if (k % 3 == 0)
-        {
-            containers.Add("registry.local/mesh/proxy:1.9");
-        }
-
-        if (k % 8 == 1)
-        {
-            containers.Add(main);
-        }
-
-        var init = new List<string>();
-        if (k % 4 == 1)
-        {
-            init.Add("registry.local/tools/init:2");
-        }
-
-        if (k % 16 == 9)
-        {
-            init.Add(main);
-        }
-
-        // Opting in on a Deployment would be copied to the ReplicaSets the controller-manager makes at its own pace.
-        var decorate = (k % 10, kind) switch
-        {
-            (7, _) => new[] { "false", "Off", "DISABLED", "disable" }[k / 10 % 4],
-            (3, not "Deployment") => new[] { "true", "On", "ENABLED", "enable" }[k / 10 % 4],
-            (5, not "Deployment") => "maybe",
-            _ => null,
-        };
-        if (kind == "ReplicaSet")
-        {
-            decorate = (k - 95) switch { 0 => "maybe", 3 => "True", 4 => "off", _ => null };
-        }
-
-        return new Member(ns, kind, name)
-        {
-            Containers = [.. containers],
-            Init = [.. init],
-            Decorate = decorate,
-            ServiceAccount = k % 5 == 2 ? $"sa-{k % 3}" : null,
-            PullSecrets = k % 12 == 10 ? ["regcred", "mirror"] : k % 6 == 4 ? ["regcred"] : [],
-            ControlledBy = kind == "ReplicaSet" ? $"deploy-{k - 95:D3}" : null,
+            Containers = recipe.Containers,
+            Init = recipe.Init,
+            Decorate = recipe.Decorate,
+            ServiceAccount = recipe.ServiceAccount,
+            PullSecrets = recipe.PullSecrets,
+            ControlledBy = recipe.ControlledBy,
         };
     }
 
@@ -269,7 +216,7 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
     {
         var list = new JsonObject { ["apiVersion"] = "v1", ["kind"] = "List", ["items"] = new JsonArray([.. manifests]) };
         var created = await Kubectl.RunAsync(
-            $"create -f - -o {Quote("""jsonpath={.kind} {.metadata.name} {.metadata.uid} {.metadata.generation}{"\n"}""")}",
+            ["create", "-f", "-", "-o", """jsonpath={.kind} {.metadata.name} {.metadata.uid} {.metadata.generation}{"\n"}"""],
             list.ToJsonString());
         foreach (var line in created.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -312,7 +259,7 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
         foreach (var member in new[] { Pick(5, "StatefulSet", m => m.Cached && m.ServiceAccount is not null), Pick(5, "StatefulSet", m => m.Cached && m.ServiceAccount is null) })
         {
             var name = member.ImageName(member.Images[0]);
-            await Kubectl.RunAsync($"""patch {ImageResource} {name} -n {member.Namespace} --type merge -p {Quote("""{"spec":{"serviceAccountName":"intruder"}}""")}""");
+            await Kubectl.RunAsync(["patch", ImageResource, name, "-n", member.Namespace, "--type", "merge", "-p", """{"spec":{"serviceAccountName":"intruder"}}"""]);
             updated++;
             rewritten.Add($"{member.Namespace}/{name}");
         }
@@ -369,9 +316,6 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
 
         return new Drift(created, updated, deleted, rewritten);
     }
-
-    /// <summary>One command-line argument for <see cref="Kubectl"/> (ProcessStartInfo splits on spaces and strips quotes).</summary>
-    private static string Quote(string argument) => $"\"{argument.Replace("\"", "\\\"", StringComparison.Ordinal)}\"";
 
     private static JsonObject Labels(Member member) => new()
     {

@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace Cachier.Tests.Integration;
@@ -106,13 +104,6 @@ public static class Workloads
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no idle shape for this kind"),
         };
         return new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind, ["metadata"] = Metadata(ns, name, decorate), ["spec"] = spec };
-    }
-
-    /// <summary>SPEC section 4: name = cut workload name + "-" + first 10 hex of SHA-256(uid + "/" + image).</summary>
-    public static string ImageName(string workload, string uid, string image)
-    {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{uid}/{image}")))[..10];
-        return $"{workload[..Math.Min(workload.Length, 52)].TrimEnd('-', '.')}-{hash}";
     }
 
     private static JsonObject Metadata(string ns, string name, string? decorate)

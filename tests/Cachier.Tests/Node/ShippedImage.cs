@@ -18,9 +18,9 @@ public sealed class ShippedImage : IAsyncLifetime
     public string Reference { get; private set; } = "";
 
     /// <summary>The OCI layout the script built (artifacts/image/oci, tag <c>cachier</c>).</summary>
-    public static string Layout => Path.Combine(ClusterFixture.RepoRoot, "artifacts", "image", "oci");
+    public static string Layout => Path.Combine(Repository.Root, "artifacts", "image", "oci");
 
-    public static string PublishedBinary => Path.Combine(ClusterFixture.RepoRoot, "artifacts", "publish", "cachier");
+    public static string PublishedBinary => Path.Combine(Repository.Root, "artifacts", "publish", "cachier");
 
     public async Task InitializeAsync()
     {
@@ -80,7 +80,7 @@ public sealed class ShippedImage : IAsyncLifetime
     {
         var start = new ProcessStartInfo(file, arguments)
         {
-            WorkingDirectory = ClusterFixture.RepoRoot,
+            WorkingDirectory = Repository.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };

@@ -34,7 +34,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
     [NodeFact]
     public async Task The_built_image_has_the_dockerfiles_user_entry_point_environment_ports_and_labels()
     {
-        var docker = DockerfileRuntimeStage.Read(Path.Combine(ClusterFixture.RepoRoot, "Dockerfile"));
+        var docker = DockerfileRuntimeStage.Read(Path.Combine(Repository.Root, "Dockerfile"));
         var config = await image.ConfigAsync();
         var container = config["config"]!;
         var labels = container["Labels"]!.AsObject().ToDictionary(p => p.Key, p => (string)p.Value!);
@@ -163,7 +163,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
     /// </summary>
     private async Task<Served> ServeAsync(string file, string service, params (string Name, string Value)[] settings)
     {
-        await lab.Admin.RunAsync($"apply -f {Path.Combine(ClusterFixture.RepoRoot, "knative", file)}");
+        await lab.Admin.RunAsync(["apply", "-f", Path.Combine(Repository.KnativeDir, file)]);
         var template = (await lab.Admin.GetAsync($"services.serving.knative.dev/{service}", SystemNamespace))["spec"]!["template"]!.AsObject();
         var port = FreeLoopbackPort();
         var api = new Uri(ClusterFixture.AdminValue(lab.Admin.Kubeconfig, "server"));
@@ -273,7 +273,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
 
     private async Task ImagesBecomeAsync(StandIn source, string ns, string uid, params string[] images)
     {
-        var expected = images.Select(i => Workloads.ImageName("web", uid, i)).Order().ToList();
+        var expected = images.Select(i => ExpectedNames.Image("web", uid, i)).Order().ToList();
         await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90, async () =>
             $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{source.Log}\n"
             + await lab.Admin.RunAsync($"logs deployment/cachier -n {SystemNamespace} --tail=30", check: false));

@@ -365,7 +365,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         /// <summary>A kubeconfig with a token of the cachier-warmer ServiceAccount (knative/warmer.yaml applied, RBAC in force).</summary>
         private static async Task<string> WarmerKubeconfigAsync(NodeLab lab)
         {
-            await lab.Admin.RunAsync($"apply -f {Path.Combine(ClusterFixture.RepoRoot, "knative", "warmer.yaml")}");
+            await lab.Admin.RunAsync(["apply", "-f", Repository.WarmerYaml]);
             await lab.Admin.WaitUntilAllowedAsync("system:serviceaccount:cachier-system:cachier-warmer", "create", "pods");
             var token = (await lab.Admin.RunAsync("create token cachier-warmer -n cachier-system --duration=2h")).Trim();
             var admin = lab.Admin.Kubeconfig;

@@ -279,7 +279,7 @@ public sealed class ApiFaultTests
     [Fact]
     public async Task An_api_server_that_is_down_is_a_fast_503()
     {
-        using var app = Start(Cachier.Tests.Contract.CachierHost.ClosedPortUrl());
+        using var app = Start(Ports.ClosedUrl());
         await app.WarmUpAsync();
 
         var clock = Stopwatch.StartNew();
@@ -296,7 +296,7 @@ public sealed class ApiFaultTests
     public async Task A_write_failing_half_way_is_finished_by_the_redelivery_without_duplicates()
     {
         using var api = WithWeb();
-        var second = ImageName("web", Uid, "img-b:1");
+        var second = ExpectedNames.Image("web", Uid, "img-b:1");
         // The second of three creates (the plan writes in image order) fails every time.
         api.Hook = r => r.Method == "POST" && r.Json["metadata"]!["name"]!.GetValue<string>() == second ? new Fault(503) : null;
         using var app = Start(api.Url);
@@ -306,7 +306,7 @@ public sealed class ApiFaultTests
 
         await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         var left = Assert.Single(api.Images(Ns));
-        Assert.Equal(ImageName("web", Uid, "img-a:1"), (string?)left["metadata"]!["name"]);
+        Assert.Equal(ExpectedNames.Image("web", Uid, "img-a:1"), (string?)left["metadata"]!["name"]);
         var firstUid = (string?)left["metadata"]!["uid"];
         Assert.Equal(0, app.Services.GetRequiredService<PlanMemo>().Count);
 
@@ -317,7 +317,7 @@ public sealed class ApiFaultTests
         var outcome = await Events.OutcomeAsync(again, HttpStatusCode.OK);
         Assert.Equal((2, 1), ((int?)outcome["created"], (int?)outcome["unchanged"]));
         var creates = api.Writes.Select(w => (w.Method, (string?)w.Json["metadata"]!["name"])).ToList();
-        Assert.Equal([("POST", second), ("POST", ImageName("web", Uid, "img-c:1"))], creates);
+        Assert.Equal([("POST", second), ("POST", ExpectedNames.Image("web", Uid, "img-c:1"))], creates);
         var images = api.Images(Ns);
         Assert.Equal(WebImages, images.Select(i => (string)i["spec"]!["image"]!).Order());
         Assert.Equal(firstUid, (string?)images.Single(i => (string?)i["spec"]!["image"] == "img-a:1")["metadata"]!["uid"]);

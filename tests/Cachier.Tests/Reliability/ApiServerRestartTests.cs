@@ -96,7 +96,7 @@ public sealed class ApiServerRestartTests(ClusterFixture cluster, ITestOutputHel
         Assert.Equal("completed", (string?)JsonNode.Parse(summary)!["result"]);
 
         var images = await Kubectl.ImagesAsync(ns);
-        var expected = desired.SelectMany(w => w.Value.Select(i => Workloads.ImageName(w.Key, uids[w.Key], i))).Order().ToList();
+        var expected = desired.SelectMany(w => w.Value.Select(i => ExpectedNames.Image(w.Key, uids[w.Key], i))).Order().ToList();
         var actual = images.Select(i => (string)i["metadata"]!["name"]!).Order().ToList();
         Assert.Equal(expected, actual);
         // One Image per (workload, image): no duplicate under another name.
@@ -118,7 +118,7 @@ internal static class LocalCluster
 
     private static async Task RunAsync(string command, ITestOutputHelper output)
     {
-        var script = Path.Combine(ClusterFixture.RepoRoot, "scripts", "local-cluster.sh");
+        var script = Path.Combine(Repository.Root, "scripts", "local-cluster.sh");
         var start = new ProcessStartInfo("bash", [script, command])
         {
             RedirectStandardOutput = true,

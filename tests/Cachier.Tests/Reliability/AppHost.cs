@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -221,13 +220,6 @@ public static class Shapes
         };
     }
 
-    /// <summary>SPEC section 4: cut name + "-" + first 10 hex characters of SHA-256(uid + "/" + image).</summary>
-    public static string ImageName(string workload, string uid, string image)
-    {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{uid}/{image}")))[..10];
-        return $"{workload[..Math.Min(workload.Length, 52)].TrimEnd('-', '.')}-{hash}";
-    }
-
     /// <summary>An Image of <paramref name="workloadName"/> as Cachier writes it, for seeding the fake API server.</summary>
     public static JsonObject OurImage(string workloadName, string uid, long generation, string image, string? serviceAccount = null, string? name = null, string ns = Ns)
     {
@@ -243,7 +235,7 @@ public static class Shapes
             ["kind"] = "Image",
             ["metadata"] = new JsonObject
             {
-                ["name"] = name ?? ImageName(workloadName, uid, image),
+                ["name"] = name ?? ExpectedNames.Image(workloadName, uid, image),
                 ["namespace"] = ns,
                 ["labels"] = new JsonObject
                 {
@@ -263,18 +255,5 @@ public static class Shapes
             },
             ["spec"] = spec,
         };
-    }
-}
-
-/// <summary>Loopback addresses where something other than an API server waits.</summary>
-public static class Sockets
-{
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 }

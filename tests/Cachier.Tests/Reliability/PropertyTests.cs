@@ -383,7 +383,7 @@ public sealed partial class PropertyTests
             {
                 Assert.True(desired.Name.Length <= 63, $"{desired.Name} is {desired.Name.Length} characters");
                 Assert.Matches(Dns1123Subdomain(), desired.Name);
-                Assert.Equal(Shapes.ImageName(workload.Name, workload.Uid, desired.Image), desired.Name);
+                Assert.Equal(ExpectedNames.Image(workload.Name, workload.Uid, desired.Image), desired.Name);
 
                 var image = ImageResources.Build(plan, desired);
                 Assert.Equal((desired.Name, workload.Namespace, desired.Image), (image.Metadata.Name, image.Metadata.Namespace, image.Spec.Image));

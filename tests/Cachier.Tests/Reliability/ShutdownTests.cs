@@ -40,13 +40,13 @@ public sealed class FunctionProcess : IAsyncDisposable
     public static string FunctionDll()
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
-        var built = Path.Combine(Integration.ClusterFixture.RepoRoot, "function", "bin", configuration, "net10.0", "cachier.dll");
+        var built = Path.Combine(Repository.Root, "function", "bin", configuration, "net10.0", "cachier.dll");
         return File.Exists(built) ? built : Path.Combine(AppContext.BaseDirectory, "cachier.dll");
     }
 
     public static async Task<FunctionProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
     {
-        var port = Sockets.FreePort();
+        var port = Ports.Free();
         var start = new ProcessStartInfo("dotnet", [FunctionDll()])
         {
             RedirectStandardOutput = true,

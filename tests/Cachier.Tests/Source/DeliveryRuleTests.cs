@@ -103,7 +103,7 @@ public sealed class DeliveryRuleTests
     {
         var log = new LineLog();
 
-        var delivery = await SinkFor(Cachier.Tests.Contract.CachierHost.ClosedPortUrl(), log).DeliverAsync(Event("web"), CancellationToken.None);
+        var delivery = await SinkFor(Ports.ClosedUrl(), log).DeliverAsync(Event("web"), CancellationToken.None);
 
         Assert.Equal(new Delivery(0, 6, false), delivery);
         Assert.Contains("-> no answer", log.Lines.Single(), StringComparison.Ordinal);

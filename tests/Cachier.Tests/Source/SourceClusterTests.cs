@@ -135,7 +135,7 @@ public sealed class SourceClusterTests(ClusterFixture cluster)
 
     private async Task ImagesBecomeAsync(StandIn standIn, string ns, string uid, params string[] images)
     {
-        var expected = images.Select(i => Workloads.ImageName("web", uid, i)).Order().ToList();
+        var expected = images.Select(i => ExpectedNames.Image("web", uid, i)).Order().ToList();
         await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90,
             async () => $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{standIn.Log}");
     }

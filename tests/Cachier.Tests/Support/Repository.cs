@@ -1,7 +1,7 @@
-namespace Cachier.Tests.DeploymentChecks;
+namespace Cachier.Tests.Support;
 
 /// <summary>Files of the repository under test, found from the test binaries upwards.</summary>
-internal static class Repository
+public static class Repository
 {
     public static string Root { get; } = FindRoot();
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Cachier.Tests.DeploymentChecks;
+namespace Cachier.Tests.Support;
 
 /// <summary>What one kubectl run printed and returned.</summary>
 public sealed record KubectlResult(string CommandLine, int ExitCode, string Stdout, string Stderr)
@@ -37,20 +37,32 @@ public sealed record KubectlResult(string CommandLine, int ExitCode, string Stdo
 }
 
 /// <summary>
-/// Runs the real <c>kubectl</c> against the cluster whose kubeconfig path is in <c>CACHIER_TEST_KUBECONFIG</c>
-/// (for the local API server of <c>scripts/local-cluster.sh up</c>: <c>/tmp/cachier-cluster/kubeconfig</c>).
+/// Runs the real <c>kubectl</c>, as an operator would, one process per call. Arguments go as an argument list (a path
+/// or a value with spaces stays one argument); a run that outlives its bound is killed with its whole process tree.
 /// </summary>
 public sealed class Kubectl
 {
     public const string KubeconfigVariable = "CACHIER_TEST_KUBECONFIG";
 
-    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
+    private readonly TimeSpan _runTimeout;
+    private readonly string[] _common;
 
-    internal Kubectl(string kubeconfig) => Kubeconfig = kubeconfig;
+    /// <param name="kubeconfig">The cluster to talk to.</param>
+    /// <param name="runTimeout">How long one run may take (default 12 minutes: a <c>wait --timeout=600s</c> must fit).</param>
+    /// <param name="requestTimeout">kubectl's own bound per API request, when one is wanted.</param>
+    public Kubectl(string kubeconfig, TimeSpan? runTimeout = null, string? requestTimeout = null)
+    {
+        Kubeconfig = kubeconfig;
+        _runTimeout = runTimeout ?? TimeSpan.FromMinutes(12);
+        _common = requestTimeout is null ? ["--kubeconfig", kubeconfig] : ["--kubeconfig", kubeconfig, $"--request-timeout={requestTimeout}"];
+    }
 
     public string Kubeconfig { get; }
 
-    /// <summary>Fails, never skips, when the cluster is not configured: a skipped check is a check that did not run.</summary>
+    /// <summary>
+    /// The cluster of <c>CACHIER_TEST_KUBECONFIG</c>, with short bounds (90 s a run, 30 s a request). Fails, never skips,
+    /// when the cluster is not configured: a skipped check is a check that did not run.
+    /// </summary>
     public static Kubectl FromEnvironment()
     {
         var path = Environment.GetEnvironmentVariable(KubeconfigVariable);
@@ -67,10 +79,11 @@ public sealed class Kubectl
             throw new InvalidOperationException($"{KubeconfigVariable}={path}, but that file does not exist (is the cluster up? `scripts/local-cluster.sh status`).");
         }
 
-        return new Kubectl(Path.GetFullPath(path));
+        return new Kubectl(Path.GetFullPath(path), TimeSpan.FromSeconds(90), "30s");
     }
 
-    public async Task<KubectlResult> RunAsync(IEnumerable<string> args, string? stdin = null)
+    /// <summary>Runs kubectl with <paramref name="args"/>; whatever the exit code, the result says it.</summary>
+    public async Task<KubectlResult> ExecAsync(IEnumerable<string> args, string? stdin = null)
     {
         var start = new ProcessStartInfo("kubectl")
         {
@@ -80,10 +93,7 @@ public sealed class Kubectl
             UseShellExecute = false,
             WorkingDirectory = Repository.Root,
         };
-        start.ArgumentList.Add("--kubeconfig");
-        start.ArgumentList.Add(Kubeconfig);
-        start.ArgumentList.Add("--request-timeout=30s");
-        foreach (var arg in args)
+        foreach (var arg in _common.Concat(args))
         {
             start.ArgumentList.Add(arg);
         }
@@ -96,7 +106,7 @@ public sealed class Kubectl
         }
         catch (Win32Exception e)
         {
-            throw new InvalidOperationException($"kubectl is not on PATH ({e.Message}); the deployment tests need it.", e);
+            throw new InvalidOperationException($"kubectl is not on PATH ({e.Message}); the tests need it.", e);
         }
 
         using (process)
@@ -109,7 +119,7 @@ public sealed class Kubectl
                 process.StandardInput.Close();
             }
 
-            using var timeout = new CancellationTokenSource(RunTimeout);
+            using var timeout = new CancellationTokenSource(_runTimeout);
             try
             {
                 await process.WaitForExitAsync(timeout.Token);
@@ -117,12 +127,40 @@ public sealed class Kubectl
             catch (OperationCanceledException)
             {
                 process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"`{commandLine}` did not finish within {RunTimeout.TotalSeconds} s");
+                throw new TimeoutException($"`{commandLine}` did not finish within {_runTimeout.TotalSeconds} s");
             }
 
             return new KubectlResult(commandLine, process.ExitCode, await stdout, await stderr);
         }
     }
+
+    /// <summary>The standard output of a run that must succeed (with <paramref name="check"/> false: of any run).</summary>
+    public async Task<string> RunAsync(IEnumerable<string> args, string? stdin = null, bool check = true)
+    {
+        var result = await ExecAsync(args, stdin);
+        return (check ? result.EnsureSuccess() : result).Stdout;
+    }
+
+    /// <summary>
+    /// <see cref="RunAsync(IEnumerable{string}, string?, bool)"/> for a command line whose words hold no spaces (split on
+    /// spaces, never quoted or unquoted); an argument with a space goes in the list form.
+    /// </summary>
+    public Task<string> RunAsync(string words, string? stdin = null, bool check = true) => RunAsync(Words(words), stdin, check);
+
+    public async Task<(int Code, string Stdout, string Stderr)> TryRunAsync(string words, string? stdin = null)
+    {
+        var result = await ExecAsync(Words(words), stdin);
+        return (result.ExitCode, result.Stdout, result.Stderr);
+    }
+
+    public Task ApplyAsync(string manifest) => RunAsync(["apply", "-f", "-"], manifest);
+
+    public async Task<JsonObject> GetAsync(string what, string ns) =>
+        JsonNode.Parse(await RunAsync(["get", what, "-n", ns, "-o", "json"]))!.AsObject();
+
+    /// <summary>The Images in a namespace, as the API server has them.</summary>
+    public async Task<List<JsonObject>> ImagesAsync(string ns) =>
+        (await GetAsync("images.caching.internal.knative.dev", ns))["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
 
     /// <summary>
     /// <c>kubectl auth can-i VERB RESOURCE --as USER</c>, in one namespace or in all (<paramref name="ns"/> null).
@@ -136,7 +174,7 @@ public sealed class Kubectl
             ? ["auth", "can-i", verb, resource, $"--as={user}"]
             : ["auth", "can-i", verb, resource[..slash], $"--subresource={resource[(slash + 1)..]}", $"--as={user}"];
         args.AddRange(ns is null ? ["--all-namespaces"] : ["--namespace", ns]);
-        var result = await RunAsync(args);
+        var result = await ExecAsync(args);
         var answer = result.Stdout.Trim();
         return answer switch
         {
@@ -145,4 +183,22 @@ public sealed class Kubectl
             _ => throw new InvalidOperationException($"`{result.CommandLine}` gave no yes/no answer (exit code {result.ExitCode}):\n{result.Stderr}\n{result.Stdout}"),
         };
     }
+
+    /// <summary>
+    /// Waits until the API server's authorizer lets <paramref name="user"/> do what a new (Cluster)RoleBinding grants:
+    /// RBAC reads bindings from a watch cache, so a binding is not in force the moment kubectl has created it.
+    /// </summary>
+    public async Task WaitUntilAllowedAsync(string user, string verb, string resource)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await CanIAsync(user, verb, resource, ns: null))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{user} may still not {verb} {resource} in all namespaces after 30 s");
+            }
+        }
+    }
+
+    private static string[] Words(string words) => words.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 }
