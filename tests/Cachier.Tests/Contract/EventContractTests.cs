@@ -32,7 +32,7 @@ public sealed class EventContractTests
     {
         using var host = StartWithEvents();
         var web = Deployment("web", Uid, 2, ["new:1", "taken:1"]);
-        var taken = ExpectedName("web", Uid, "taken:1");
+        var taken = ExpectedNames.Image("web", Uid, "taken:1");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns);
         host.StubCreate(Ns);

@@ -350,7 +350,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var surplusName = ExpectedName("web", Uid, "redis:7");
+        var surplusName = ExpectedNames.Image("web", Uid, "redis:7");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns, ImageOf(web, "nginx:1.25", "img-keep"), ImageOf(web, "redis:7", "img-surplus", "55"));
         // Meanwhile generation 3 of the workload wrote the Image: the stale guard on the fresh read says this pass must stop.
@@ -372,7 +372,7 @@ public sealed class ReconcileContractTests
         using var host = Start();
         var before = Deployment("web", Uid, 2, ["nginx:1.25"]);
         var after = Deployment("web", Uid, 3, ["nginx:1.25"], serviceAccount: "web-sa");
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", after);
         var list = WireMock.RequestBuilders.Request.Create().WithPath(ImagesPath(Ns)).UsingGet();
         host.Api.Given(list).InScenario("vanish").WillSetStateTo("listed")
@@ -401,7 +401,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         // Our name, labels and owner, but spec.image edited by hand.
         var edited = Image(name, "img-1", "40", "nginx:1.24", OurLabels(Uid, 2), Owner(web));
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
@@ -422,7 +422,7 @@ public sealed class ReconcileContractTests
     {
         using var host = Start();
         var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
-        var name = ExpectedName("web", Uid, "nginx:1.25");
+        var name = ExpectedNames.Image("web", Uid, "nginx:1.25");
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
         host.StubListImages(Ns);
         host.StubCreate(Ns, 409);

@@ -40,7 +40,7 @@ public sealed class ResyncAnswerContractTests
     [Fact]
     public void Resync_answer_bound_is_below_the_knative_request_timeout()
     {
-        var service = File.ReadAllText(DeploymentChecks.Repository.ServiceYaml);
+        var service = File.ReadAllText(Repository.ServiceYaml);
         var timeout = TimeSpan.FromSeconds(int.Parse(System.Text.RegularExpressions.Regex.Match(service, @"\n\s+timeoutSeconds: (\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
 
         Assert.True(new CachierOptions().ResyncAnswerWithin < timeout, $"ResyncAnswerWithin {new CachierOptions().ResyncAnswerWithin} is not below timeoutSeconds {timeout}");

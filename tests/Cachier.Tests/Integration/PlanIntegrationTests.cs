@@ -41,10 +41,8 @@ public sealed class PlanIntegrationTests(ClusterFixture cluster)
 
         // stale: its pod spec moved on to nginx:1.27 and no event came; drifted: its nginx Image was edited by hand.
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "stale", ["nginx:1.27", "redis:7"]));
-        var edited = Workloads.ImageName("drifted", uid["drifted"], "nginx:1.25");
-        // Process arguments are split by the Windows rules: \" is a literal quote.
-        const string Patch = """ "{\"spec\":{\"image\":\"busybox:1\"}}" """;
-        await Kubectl.RunAsync($"patch {Images} {edited} -n {ns} --type=merge -p {Patch.Trim()}");
+        var edited = ExpectedNames.Image("drifted", uid["drifted"], "nginx:1.25");
+        await Kubectl.RunAsync(["patch", Images, edited, "-n", ns, "--type=merge", "-p", """{"spec":{"image":"busybox:1"}}"""]);
         var before = await ImagesByNameAsync(ns);
         var auditFrom = File.Exists(AuditLog) ? new FileInfo(AuditLog).Length : 0;
 
@@ -55,17 +53,17 @@ public sealed class PlanIntegrationTests(ClusterFixture cluster)
         var changes = JsonNode.Parse(json)!["changes"]!.AsArray().Where(c => (string?)c!["namespace"] == ns)
             .ToDictionary(c => (string)c!["name"]!, c => c!.AsObject());
         Assert.Equal(["drifted", "missing", "stale"], changes.Keys.Order());
-        Assert.Equal(Rows(("nginx:1.25", Workloads.ImageName("missing", uid["missing"], "nginx:1.25"), null),
-                ("redis:7", Workloads.ImageName("missing", uid["missing"], "redis:7"), null)),
+        Assert.Equal(Rows(("nginx:1.25", ExpectedNames.Image("missing", uid["missing"], "nginx:1.25"), null),
+                ("redis:7", ExpectedNames.Image("missing", uid["missing"], "redis:7"), null)),
             Rows(changes["missing"]["create"]));
-        Assert.Equal(Rows(("nginx:1.27", Workloads.ImageName("stale", uid["stale"], "nginx:1.27"), null)), Rows(changes["stale"]["create"]));
-        Assert.Equal(Rows(("nginx:1.25", Workloads.ImageName("stale", uid["stale"], "nginx:1.25"), null)), Rows(changes["stale"]["delete"]));
+        Assert.Equal(Rows(("nginx:1.27", ExpectedNames.Image("stale", uid["stale"], "nginx:1.27"), null)), Rows(changes["stale"]["create"]));
+        Assert.Equal(Rows(("nginx:1.25", ExpectedNames.Image("stale", uid["stale"], "nginx:1.25"), null)), Rows(changes["stale"]["delete"]));
         Assert.Equal(Rows(("nginx:1.25", edited, "image busybox:1")), Rows(changes["drifted"]["update"]));
         Assert.Empty(changes["missing"]["update"]!.AsArray());
         Assert.Empty(changes["drifted"]["create"]!.AsArray().Concat(changes["drifted"]["delete"]!.AsArray()));
 
-        Assert.Matches($@"Deployment {ns}/missing +create +nginx:1\.25 +{Workloads.ImageName("missing", uid["missing"], "nginx:1.25")}\n", table);
-        Assert.Matches($@"Deployment {ns}/stale +delete +nginx:1\.25 +{Workloads.ImageName("stale", uid["stale"], "nginx:1.25")}\n", table);
+        Assert.Matches($@"Deployment {ns}/missing +create +nginx:1\.25 +{ExpectedNames.Image("missing", uid["missing"], "nginx:1.25")}\n", table);
+        Assert.Matches($@"Deployment {ns}/stale +delete +nginx:1\.25 +{ExpectedNames.Image("stale", uid["stale"], "nginx:1.25")}\n", table);
         Assert.Matches($@"Deployment {ns}/drifted +update +nginx:1\.25 +{edited} +image busybox:1\n", table);
         Assert.DoesNotContain($"{ns}/current", table, StringComparison.Ordinal);
         Assert.Contains("Nothing was written.", table, StringComparison.Ordinal);
