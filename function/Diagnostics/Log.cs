@@ -62,6 +62,9 @@ public static partial class Log
     [LoggerMessage(18, LogLevel.Error, "{Type} {Kind} {Namespace}/{Name}: failed: {Reason} traceparent {TraceParent}")]
     public static partial void FailedTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason, string traceParent);
 
+    [LoggerMessage(19, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
+    public static partial void EventNotWritten(ILogger logger, string kind, string @namespace, string name, string reason, string cause);
+
     /// <summary>
     /// The one line per event. With the event's <paramref name="traceParent"/> it is the same line plus a
     /// <c>TraceParent</c> field; without one, nothing is added (and nothing allocated) for it.
