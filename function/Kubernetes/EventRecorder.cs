@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.Channels;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 using Cachier.Reconcile;
 

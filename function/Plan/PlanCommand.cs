@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cachier.Configuration;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using Microsoft.Extensions.Logging.Abstractions;
