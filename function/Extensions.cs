@@ -1,3 +1,5 @@
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Http;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
@@ -36,6 +38,10 @@ public static class Extensions
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<Warmer>();
+        // Events on workloads: queued by the reconcile, written by the recorder's own loop.
+        services.AddSingleton<EventRecorder>();
+        services.AddSingleton<IEventRecorder>(sp => sp.GetRequiredService<EventRecorder>());
+        services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton(sp => new PlanMemo(options.MemoCapacity, options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<KeyedLock>();
         services.AddSingleton<ImageReconciler>();

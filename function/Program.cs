@@ -1,10 +1,16 @@
 using Cachier;
 using Cachier.Manifests;
+using Cachier.Plan;
 
 // A command runs and exits before any web host is built: the service's start-up path is unchanged.
 if (args is [ManifestsCommand.Name, .. var rest])
 {
     return ManifestsCommand.Run(rest, Console.Out, Console.Error);
+}
+
+if (args is [PlanCommand.Name, .. var planArgs])
+{
+    return await PlanCommand.RunAsync(planArgs, Console.Out, Console.Error);
 }
 
 // appsettings.json sits beside the binary, wherever the process is started from.

@@ -1,5 +1,6 @@
 using System.Net.Mime;
 using System.Text.Json;
+using Cachier.Configuration;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
 

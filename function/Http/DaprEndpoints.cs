@@ -1,5 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Reconcile;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;

@@ -1,5 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cachier.Configuration;
+using Cachier.Diagnostics;
+using Cachier.Domain;
 using Cachier.Reconcile;
 using Microsoft.AspNetCore.Http.HttpResults;
 

@@ -1,23 +1,11 @@
 using System.Text.Json;
+using Cachier.Configuration;
 using Cachier.Domain;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using CloudNative.CloudEvents;
 
 namespace Cachier.Http;
-
-/// <summary>What an inbound CloudEvent asks for, in Cachier's own terms.</summary>
-public abstract record Inbound(string Type)
-{
-    /// <summary>The event's W3C <c>traceparent</c> (distributed tracing extension), for the log line; null when absent.</summary>
-    public string? TraceParent { get; init; }
-}
-
-public sealed record WorkloadInbound(string Type, WorkloadEvent Event) : Inbound(Type);
-
-public sealed record ResyncInbound(string Type) : Inbound(Type);
-
-public sealed record IgnoredInbound(string Type, WorkloadRef? Ref, string Reason) : Inbound(Type);
 
 /// <summary>A CloudEvent that names no workload, or names it badly: answered with 400.</summary>
 public sealed class BadEventException(string message) : Exception(message);

@@ -1,3 +1,4 @@
+using Cachier.Diagnostics;
 using Cachier.Security;
 
 namespace Cachier.Http;

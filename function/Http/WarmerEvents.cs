@@ -1,9 +1,7 @@
+using Cachier.Reconcile;
 using CloudNative.CloudEvents;
 
 namespace Cachier.Http;
-
-/// <summary>An event that asks the warmer for a pass: an Image, Node or pull pod changed, or a ping.</summary>
-public sealed record WarmInbound(string Type, string? Kind) : Inbound(Type);
 
 /// <summary>
 /// The warmer's events (SPEC 11). The warmer is level-based: an event only says "look again", and nothing it

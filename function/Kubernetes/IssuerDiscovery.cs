@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Cachier.Configuration;
 using Cachier.Reconcile;
 using Cachier.Security;
 using Microsoft.IdentityModel.Tokens;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
+using Cachier.Diagnostics;
 using Cachier.Reconcile;
 
 namespace Cachier.Kubernetes;

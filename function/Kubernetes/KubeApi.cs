@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Cachier.Configuration;
 using Cachier.Domain;
 using Cachier.Reconcile;
 

@@ -1,3 +1,6 @@
+using Cachier.Configuration;
+using Cachier.Diagnostics;
+
 namespace Cachier.Kubernetes;
 
 /// <summary>

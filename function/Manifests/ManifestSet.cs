@@ -37,6 +37,12 @@ public static class ApiAccess
     /// </summary>
     public static readonly string[] OwnerFinalizerVerbs = ["update"];
 
+    /// <summary>
+    /// Cachier on core/v1 Events: create one on a workload it changed (or could not), patch its count and lastTimestamp
+    /// when the same note repeats (aggregation, as client-go's recorder does). Never get, list, update or delete.
+    /// </summary>
+    public static readonly string[] EventVerbs = ["create", "patch"];
+
     /// <summary>The ApiServerSource's receive adapter: what Knative checks before it starts it.</summary>
     public static readonly string[] SourceVerbs = ["get", "list", "watch"];
 
@@ -141,6 +147,8 @@ public static class ManifestSet
         }
 
         rules.Add(imageRule, "The Images Cachier keeps (Knative's image cache): exactly the calls it sends, no update (PUT), no deletecollection.");
+        rules.Add(Rule("", ["events"], ApiAccess.EventVerbs),
+            "Events on the workloads (kubectl describe): created when Cachier changed Images or could not, patched when one repeats.");
 
         return
         [

@@ -1,3 +1,4 @@
+using Cachier.Configuration;
 using Cachier.Domain;
 
 namespace Cachier.Manifests;

@@ -1,3 +1,5 @@
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
@@ -10,9 +12,10 @@ public sealed record WorkloadEvent(WorkloadAction Action, ResourceKind Kind, Wor
 /// <summary>
 /// LIST, diff, and write only the difference (SPEC section 5). <see cref="ReconcileAsync(WorkloadEvent, CancellationToken)"/>
 /// (events) and <see cref="ReconcileListedAsync"/> (the resync) both go through <see cref="RunAsync"/>: the one place that
-/// checks the namespace, takes the workload's lock, maps API errors to an outcome and counts the Images written.
+/// checks the namespace, takes the workload's lock, maps API errors to an outcome, counts the Images written and tells
+/// the workload what changed (<see cref="WorkloadNote"/>).
 /// </summary>
-public sealed partial class ImageReconciler(IClusterApi api, CachierSettings settings, PlanMemo memo, KeyedLock locks)
+public sealed partial class ImageReconciler(IClusterApi api, CachierSettings settings, PlanMemo memo, KeyedLock locks, IEventRecorder events)
 {
     private const int MaxAttempts = 3;
 
@@ -27,20 +30,26 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
         // The object an event carries is a claim: anything that reaches the Service could have written it. It stands
         // in for a GET only when the operator trusts embedded objects (which requires sender authentication).
         var embedded = settings.Options.TrustEmbeddedObjects ? ev.Object : null;
-        return RunAsync(ev.Ref, async token =>
+        return RunAsync(ev.Ref, async (subject, token) =>
         {
             var workload = embedded ?? await api.GetWorkloadAsync(ev.Kind, ev.Ref.Namespace, ev.Ref.Name, token);
             return workload is null
                 ? Outcome.For(OutcomeResult.Gone, ev.Ref, "the workload no longer exists")
-                : await ApplyAsync(workload, indexed: null, token, verifyAs: embedded is null ? null : ev.Kind);
+                : await ApplyAsync(subject, workload, indexed: null, token, verifyAs: embedded is null ? null : ev.Kind);
         }, ct);
     }
 
     /// <summary>The resync: a workload as listed, with its Images as the resync indexed them (neither memo nor LIST).</summary>
     public Task<Outcome> ReconcileListedAsync(Workload workload, IReadOnlyList<ImageState> indexed, CancellationToken ct) =>
-        RunAsync(workload.Ref, token => ApplyAsync(workload, indexed, token), ct);
+        RunAsync(workload.Ref, (subject, token) => ApplyAsync(subject, workload, indexed, token), ct);
 
-    private async Task<Outcome> RunAsync(WorkloadRef target, Func<CancellationToken, Task<Outcome>> reconcile, CancellationToken ct)
+    /// <summary>The workload a reconcile last applied: what its notes are recorded on (an API error may end the reconcile).</summary>
+    private sealed class Subject
+    {
+        public Workload? Workload;
+    }
+
+    private async Task<Outcome> RunAsync(WorkloadRef target, Func<Subject, CancellationToken, Task<Outcome>> reconcile, CancellationToken ct)
     {
         if (settings.ExcludedNamespaces.Contains(target.Namespace))
         {
@@ -48,20 +57,31 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
         }
 
         Outcome outcome;
+        var subject = new Subject();
+        int? errorStatus = null;
         // Events and the resync serialise on the same key for one workload.
         using (await locks.AcquireAsync($"{target.ApiVersion}/{target.Kind}/{target.Namespace}/{target.Name}", ct))
         {
             try
             {
-                outcome = await reconcile(ct);
+                outcome = await reconcile(subject, ct);
             }
             catch (ApiException e)
             {
-                outcome = Outcome.FromApiError(target, e);
+                outcome = Outcome.For(e.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed, target, e.Message) with { RetryAfter = e.RetryAfter };
+                errorStatus = e.StatusCode;
             }
         }
 
         Telemetry.Images(outcome.Created, outcome.Updated, outcome.Deleted);
+        if (subject.Workload is { } workload)
+        {
+            foreach (var note in WorkloadNote.For(outcome, errorStatus))
+            {
+                events.Record(workload, note);
+            }
+        }
+
         return outcome;
     }
 
@@ -72,8 +92,9 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
     /// written above what was applied, it is read from the API server, so one event cannot push the stale guard past
     /// the object's real generation (and freeze the workload).
     /// </summary>
-    private async Task<Outcome> ApplyAsync(Workload workload, IReadOnlyList<ImageState>? indexed, CancellationToken ct, ResourceKind? verifyAs = null)
+    private async Task<Outcome> ApplyAsync(Subject subject, Workload workload, IReadOnlyList<ImageState>? indexed, CancellationToken ct, ResourceKind? verifyAs = null)
     {
+        subject.Workload = workload;
         var target = workload.Ref;
         var plan = ImagePlanner.Plan(workload, settings.Filters);
         if (!plan.Applies)
@@ -108,7 +129,7 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
 
             if (real.Uid != workload.Uid || real.Generation != workload.Generation)
             {
-                return await ApplyAsync(real, indexed: null, ct);
+                return await ApplyAsync(subject, real, indexed: null, ct);
             }
         }
 

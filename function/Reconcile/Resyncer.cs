@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Serialization;
 using System.Threading.Channels;
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Cachier.Configuration;
+using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;

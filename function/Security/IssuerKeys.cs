@@ -1,3 +1,5 @@
+using Cachier.Configuration;
+using Cachier.Reconcile;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Cachier.Security;

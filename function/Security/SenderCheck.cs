@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using Cachier.Configuration;
+using Cachier.Reconcile;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 

@@ -1,11 +1,17 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using Cachier.Domain;
+using Cachier.Kubernetes;
+using Cachier.Reconcile;
 using Cachier.Tests.Support;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using WireMock.Matchers;
 using WireMock.RequestBuilders;
@@ -78,9 +84,10 @@ public sealed class CachierHost : IDisposable
         }
     }
 
-    private CachierHost(WireMockServer api, WebApplicationFactory<Program> factory)
+    private CachierHost(WireMockServer api, WebApplicationFactory<Program> factory, NoteLog notes)
     {
         Api = api;
+        Notes = notes;
         _factory = factory;
         Client = factory.CreateClient();
         // Bounds a test whose app would otherwise never answer (say, a LIST that loops on its continue token).
@@ -88,6 +95,22 @@ public sealed class CachierHost : IDisposable
     }
 
     public WireMockServer Api { get; }
+
+    /// <summary>
+    /// The notes the reconciler recorded, when the host runs with <see cref="NoteLog"/> in place of the Event recorder
+    /// (the default: the exact call lists of the other contract tests stay free of the recorder's asynchronous writes).
+    /// </summary>
+    public NoteLog Notes { get; }
+
+    /// <summary>The app with its real Event recorder, writing Events to the fake API server (<see cref="FlushEventsAsync"/>).</summary>
+    public static CachierHost StartWithEvents(params (string Key, string Value)[] settings) => Start(null, null, null, settings, realEvents: true);
+
+    /// <summary>Waits until the recorder has written (or given up) every note recorded so far.</summary>
+    public Task FlushEventsAsync() =>
+        Services.GetRequiredService<EventRecorder>().FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+    /// <summary>The calls on core/v1 Events.</summary>
+    public IReadOnlyList<ApiCall> EventCalls => Calls.Where(c => c.Path.StartsWith("/api/v1/namespaces/", StringComparison.Ordinal) && c.Path.Contains("/events", StringComparison.Ordinal)).ToList();
 
     public HttpClient Client { get; }
 
@@ -107,9 +130,11 @@ public sealed class CachierHost : IDisposable
     public static CachierHost StartAuthenticated(TestIssuer issuer, params (string Key, string Value)[] settings) =>
         Start(null, null, issuer, Authenticated(settings));
 
-    private static CachierHost Start(string? apiServerUrl, Action<IWebHostBuilder>? configure, TestIssuer? issuer, (string Key, string Value)[] settings)
+    private static CachierHost Start(string? apiServerUrl, Action<IWebHostBuilder>? configure, TestIssuer? issuer, (string Key, string Value)[] settings,
+        bool realEvents = false)
     {
         var api = WireMockServer.Start();
+        var notes = new NoteLog();
         if (issuer is not null)
         {
             // Before the app starts: it reads the keys as soon as it has started.
@@ -129,9 +154,14 @@ public sealed class CachierHost : IDisposable
             }
 
             web.ConfigureLogging(logging => logging.ClearProviders());
+            if (!realEvents)
+            {
+                web.ConfigureTestServices(s => s.AddSingleton<IEventRecorder>(notes));
+            }
+
             configure?.Invoke(web);
         });
-        return new CachierHost(api, factory);
+        return new CachierHost(api, factory, notes);
     }
 
     public static string WorkloadPath(string apiVersion, string plural, string ns, string name) =>
@@ -409,4 +439,14 @@ public sealed class CachierHost : IDisposable
         Api.Stop();
         Api.Dispose();
     }
+}
+
+/// <summary>An <see cref="IEventRecorder"/> that keeps what it is given.</summary>
+public sealed class NoteLog : IEventRecorder
+{
+    private readonly ConcurrentQueue<(Workload Subject, WorkloadNote Note)> _notes = new();
+
+    public IReadOnlyList<(Workload Subject, WorkloadNote Note)> All => _notes.ToList();
+
+    public void Record(Workload subject, WorkloadNote note) => _notes.Enqueue((subject, note));
 }

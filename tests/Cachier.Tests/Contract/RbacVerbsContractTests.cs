@@ -7,7 +7,8 @@ namespace Cachier.Tests.Contract;
 
 /// <summary>
 /// Issue 17 part 5: the ClusterRole grants exactly the verbs the code sends. The app runs every kind of call it makes
-/// (an event that patches, deletes, creates and re-reads after a 409, then a resync) against a fake API server; the
+/// (an event that patches, deletes, creates and re-reads after a 409, twice so that its Kubernetes Events are written
+/// and then aggregated, then a resync) against a fake API server; the
 /// calls, mapped to RBAC verbs as the API server's authorizer does, must be the lists of <see cref="ApiAccess"/> that
 /// <c>cachier manifests</c> writes into the ClusterRole (Cachier.Tests.DeploymentChecks.RbacTests compares the role).
 /// </summary>
@@ -19,7 +20,7 @@ public sealed partial class RbacVerbsContractTests
     [Fact]
     public async Task Cachier_sends_exactly_the_verbs_its_cluster_role_grants()
     {
-        using var host = Start();
+        using var host = StartWithEvents();
         var web = Deployment("web", Uid, 2, ["kept:1", "taken:1"]);
         var kept = ExpectedNames.Image("web", Uid, "kept:1");
         var old = ExpectedNames.Image("web", Uid, "old:1");
@@ -35,14 +36,22 @@ public sealed partial class RbacVerbsContractTests
 
         host.Stub("GET", $"{ImagesRoot}/images", 200, ImageList(null, []));
         host.Stub("GET", "/apis/apps/v1/deployments", 200, ImageList(null, []));
+        host.Stub("POST", $"/api/v1/namespaces/{Ns}/events", 201, new System.Text.Json.Nodes.JsonObject { ["kind"] = "Event" });
+        host.Api.Given(WireMock.RequestBuilders.Request.Create().WithPath(new WireMock.Matchers.WildcardMatcher($"/api/v1/namespaces/{Ns}/events/*")).UsingPatch())
+            .RespondWith(WireMock.ResponseBuilders.Response.Create().WithStatusCode(200).WithBody("{}"));
 
+        // Not-owned is not remembered as applied: the second event writes the same again, and its Events are aggregated.
         await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
+        await host.FlushEventsAsync();
+        await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
+        await host.FlushEventsAsync();
         await host.Client.PostAsync("/resync", null);
 
         var sent = host.Calls.Select(Grant).ToHashSet();
         Assert.Equal(ApiAccess.ImageVerbs.Order(), sent.Where(g => g.Resource == "images").Select(g => g.Verb).Order());
         Assert.Equal(ApiAccess.WorkloadVerbs.Order(), sent.Where(g => g.Resource == "deployments").Select(g => g.Verb).Order());
-        var beyond = sent.Where(g => g.Resource != "images" && !ApiAccess.WorkloadVerbs.Contains(g.Verb)).ToList();
+        Assert.Equal(ApiAccess.EventVerbs.Order(), sent.Where(g => g.Resource == "events").Select(g => g.Verb).Order());
+        var beyond = sent.Where(g => g.Resource is not ("images" or "events") && !ApiAccess.WorkloadVerbs.Contains(g.Verb)).ToList();
         Assert.True(beyond.Count == 0, $"calls on the watched kinds beyond {string.Join(", ", ApiAccess.WorkloadVerbs)}: {string.Join("; ", beyond)}");
     }
 

@@ -117,6 +117,24 @@ public sealed class WarmerContractTests
     private static Dictionary<string, string> Records(JsonObject status) =>
         status["annotations"]!.AsObject().ToDictionary(a => a.Key, a => (string)a.Value!);
 
+    /// <summary>Issue 15 part 3: <c>cachier plan --warmer</c> is the same pass with its writes taken down: only reads are sent.</summary>
+    [Fact]
+    public async Task Warm_plan_lists_the_pull_pod_a_pass_would_create_and_sends_only_reads()
+    {
+        using var host = Start();
+        StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
+        var settings = new CachierSettings(new CachierOptions { ApiServerUrl = host.Api.Url, Role = CachierOptions.RoleWarmer });
+
+        var plan = await Cachier.Plan.PlanCommand.PlanWarmAsync(settings, CancellationToken.None);
+
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}"], host.Lines);
+        Assert.Equal(("completed", 1, 1, 1), (plan.Result, plan.Nodes, plan.Images, plan.Statuses));
+        var pod = Assert.Single(plan.Create);
+        Assert.Equal((Ns, PullPodName("node-a", null, null, "nginx:1.25"), "node-a", "nginx:1.25"), (pod.Namespace, pod.Name, pod.Node, Assert.Single(pod.Images)));
+        Assert.Empty(plan.Delete);
+        Assert.Matches($@"node-a +create +{Ns}/{PullPodName("node-a", null, null, "nginx:1.25")} +nginx:1\.25\n", Cachier.Plan.WarmPlanReport.Table(plan));
+    }
+
     [Fact]
     public async Task Image_event_runs_a_pass_that_creates_the_pull_pod_and_writes_the_status_Pulling()
     {

@@ -46,8 +46,22 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     [InlineData("create", "pods", SomeNamespace)]
     [InlineData("create", "clusterrolebindings.rbac.authorization.k8s.io", AllNamespaces)]
     [InlineData("impersonate", "serviceaccounts", AllNamespaces)]
+    [InlineData("get", "events", SomeNamespace)]
+    [InlineData("list", "events", AllNamespaces)]
+    [InlineData("update", "events", SomeNamespace)]
+    [InlineData("delete", "events", SomeNamespace)]
     public async Task Cachier_may_do_nothing_else(string verb, string resource, string scope) =>
         Assert.False(await CanAsync(CachierUser, verb, resource, scope), $"cachier must NOT be allowed to {verb} {resource} in {scope}");
+
+    /// <summary>Events on the workloads it changed: a new one, or one more occurrence of the same (aggregation).</summary>
+    [Fact]
+    public async Task Cachier_may_create_and_patch_events_in_any_namespace()
+    {
+        foreach (var verb in ApiAccess.EventVerbs)
+        {
+            Assert.True(await CanAsync(CachierUser, verb, "events", SomeNamespace), $"cachier must be allowed to {verb} events in {SomeNamespace}");
+        }
+    }
 
     [Fact]
     public async Task Cachier_may_get_and_list_every_watched_kind() =>
@@ -113,6 +127,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
         var expected = Expected(cluster.WatchedKinds, ApiAccess.WorkloadVerbs);
         expected.UnionWith(Expected(cluster.WatchedKinds, ApiAccess.OwnerFinalizerVerbs, "/finalizers"));
         expected.UnionWith(ApiAccess.ImageVerbs.Select(v => (ApiAccess.ImagesGroup, "images", v)));
+        expected.UnionWith(ApiAccess.EventVerbs.Select(v => ("", "events", v)));
 
         var granted = Manifests.Grants(Manifests.Find(cluster.Objects, "ClusterRole", "cachier"));
 

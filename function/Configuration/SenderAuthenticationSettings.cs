@@ -1,4 +1,4 @@
-namespace Cachier.Security;
+namespace Cachier.Configuration;
 
 /// <summary>The rules of the <c>Cachier:Authentication</c> section that the validator and the token check share.</summary>
 public static class SenderAuthenticationSettings

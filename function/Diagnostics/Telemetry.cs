@@ -4,7 +4,7 @@ using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 
-namespace Cachier;
+namespace Cachier.Diagnostics;
 
 /// <summary>Cachier's instruments (System.Diagnostics.Metrics); exported at <c>/metrics</c>.</summary>
 public static class Telemetry
@@ -23,6 +23,7 @@ public static class Telemetry
     private static readonly Histogram<double> ApiDuration = Meter.CreateHistogram<double>("cachier.api.request.duration", "s", "API-server request latency, by verb");
     private static readonly Counter<long> ResyncRuns = Meter.CreateCounter<long>("cachier.resync.runs", "{run}", "Resyncs run, by result");
     private static readonly Histogram<double> ResyncDuration = Meter.CreateHistogram<double>("cachier.resync.duration", "s", "Duration of a full resync");
+    private static readonly Counter<long> WorkloadEvents = Meter.CreateCounter<long>("cachier.kubernetes.events", "{event}", "Kubernetes Events on workloads, by result (created, aggregated, dropped, failed)");
     private static readonly Counter<long> ResyncRepaired = Meter.CreateCounter<long>("cachier.resync.images.repaired", "{image}", "Images written (created, updated, deleted) by resyncs to repair drift");
 
     /// <summary>
@@ -78,4 +79,6 @@ public static class Telemetry
         ResyncDuration.Record(duration.TotalSeconds);
         ResyncRepaired.Add(drift);
     }
+
+    public static void WorkloadEvent(string result) => WorkloadEvents.Add(1, new KeyValuePair<string, object?>("result", result));
 }

@@ -1,7 +1,6 @@
-using Cachier.Security;
 using Microsoft.Extensions.Options;
 
-namespace Cachier;
+namespace Cachier.Configuration;
 
 /// <summary>Configuration section <c>Cachier</c> (environment variables <c>Cachier__...</c>).</summary>
 public sealed class CachierOptions

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Cachier.Domain;
 
-namespace Cachier;
+namespace Cachier.Configuration;
 
 /// <summary>The options, parsed once: what the rest of the service reads.</summary>
 public sealed class CachierSettings

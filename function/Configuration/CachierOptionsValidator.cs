@@ -1,8 +1,7 @@
 using Cachier.Domain;
-using Cachier.Security;
 using Microsoft.Extensions.Options;
 
-namespace Cachier;
+namespace Cachier.Configuration;
 
 /// <summary>Fails the start with a message that names the bad value.</summary>
 public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>

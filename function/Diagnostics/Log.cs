@@ -1,6 +1,7 @@
+using Cachier.Domain;
 using Cachier.Reconcile;
 
-namespace Cachier;
+namespace Cachier.Diagnostics;
 
 /// <summary>Source-generated, structured log lines, keyed by {Namespace}/{Name}.</summary>
 public static partial class Log
@@ -60,6 +61,9 @@ public static partial class Log
 
     [LoggerMessage(18, LogLevel.Error, "{Type} {Kind} {Namespace}/{Name}: failed: {Reason} traceparent {TraceParent}")]
     public static partial void FailedTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string? reason, string traceParent);
+
+    [LoggerMessage(19, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
+    public static partial void EventNotWritten(ILogger logger, string kind, string @namespace, string name, string reason, string cause);
 
     /// <summary>
     /// The one line per event. With the event's <paramref name="traceParent"/> it is the same line plus a

@@ -1,8 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Cachier.Domain;
 
-namespace Cachier.Reconcile;
+namespace Cachier.Domain;
 
 /// <summary>What handling one event came to. <see cref="Transient"/>: worth a redelivery; <see cref="Failed"/>: permanent.</summary>
 [JsonConverter(typeof(KebabEnumJson<OutcomeResult>))]
@@ -27,9 +26,6 @@ public sealed record Outcome(
 
     public static Outcome For(OutcomeResult result, WorkloadRef? workload, string? reason = null) =>
         new(result, workload?.Kind, workload?.Namespace, workload?.Name, reason);
-
-    public static Outcome FromApiError(WorkloadRef workload, ApiException error) =>
-        For(error.IsTransient ? OutcomeResult.Transient : OutcomeResult.Failed, workload, error.Message) with { RetryAfter = error.RetryAfter };
 }
 
 public static class WireNames
