@@ -150,6 +150,18 @@ public sealed class SenderAuthenticationContractTests : IDisposable
     }
 
     [Fact]
+    public async Task Accepted_token_is_remembered_by_its_exact_bytes_so_a_corrupted_copy_is_still_refused()
+    {
+        using var host = Start();
+        StubWeb(host);
+        var token = _issuer.Token(Source, Audience);
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsBearerAsync(host, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsBearerAsync(host, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsBearerAsync(host, TestIssuer.CorruptSignature(token))).StatusCode);
+    }
+
+    [Fact]
     public async Task Unsigned_token_is_refused_with_401()
     {
         using var host = Start();
