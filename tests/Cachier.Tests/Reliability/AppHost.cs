@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -38,6 +39,9 @@ public sealed class AppHost : IDisposable
 
             web.ConfigureLogging(logging => logging.ClearProviders());
             web.ConfigureServices(services => services.AddSingleton<IStartupFilter>(_observer));
+            // The fault tests assert exact call lists of the reconcile: the Kubernetes Events go to a note log (their
+            // wire calls are proven by EventContractTests).
+            web.ConfigureTestServices(s => s.AddSingleton<IEventRecorder>(new Contract.NoteLog()));
         });
         Client = _factory.CreateClient();
         // Bounds a test whose app would otherwise never answer.

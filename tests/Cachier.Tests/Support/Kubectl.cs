@@ -156,7 +156,7 @@ public sealed class Kubectl
     public Task ApplyAsync(string manifest) => RunAsync(["apply", "-f", "-"], manifest);
 
     public async Task<JsonObject> GetAsync(string what, string ns) =>
-        JsonNode.Parse(await RunAsync(["get", what, "-n", ns, "-o", "json"]))!.AsObject();
+        JsonNode.Parse(await RunAsync(["get", .. Words(what), "-n", ns, "-o", "json"]))!.AsObject();
 
     /// <summary>The Images in a namespace, as the API server has them.</summary>
     public async Task<List<JsonObject>> ImagesAsync(string ns) =>
