@@ -1,34 +1,10 @@
 using System.Diagnostics;
-using System.Text.Json.Serialization;
 using System.Threading.Channels;
 using Cachier.Configuration;
 using Cachier.Diagnostics;
 using Cachier.Domain;
 
 namespace Cachier.Reconcile;
-
-/// <summary>
-/// How a resync ended: every workload handled; some failed; the run as a whole stopped on a transient failure (worth a
-/// redelivery); or it failed for good (say RBAC: an operator must act). "failed" means permanent, as in <see cref="OutcomeResult"/>.
-/// </summary>
-[JsonConverter(typeof(KebabEnumJson<ResyncResult>))]
-/// <summary>Running: the request answered before the run finished (<c>ResyncAnswerWithin</c>); the run goes on.</summary>
-public enum ResyncResult { Completed, Partial, Transient, Failed, Running }
-
-/// <summary>What one full resync did.</summary>
-public sealed record ResyncSummary(
-    ResyncResult Result,
-    int Workloads,
-    int Images,
-    int Created,
-    int Updated,
-    int Deleted,
-    int Failed,
-    IReadOnlyList<string> SkippedKinds,
-    IReadOnlyList<string> Failures,
-    double DurationMs,
-    bool Joined = false,
-    bool Reused = false);
 
 /// <summary>
 /// Backfill and drift repair (SPEC section 7): one paginated LIST of labelled Images indexed by controller uid, then
