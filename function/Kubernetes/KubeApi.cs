@@ -1,10 +1,6 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Runtime.CompilerServices;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization.Metadata;
 using Cachier.Configuration;
 using Cachier.Domain;
 using Cachier.Reconcile;
@@ -16,9 +12,10 @@ namespace Cachier.Kubernetes;
 /// Plain REST rather than the generated <c>k8s.Kubernetes</c> client: under Native AOT that client roots its API surface
 /// and JSON metadata for every Kubernetes model, which measured as about twice the idle memory (SPEC section 1;
 /// bench/RESULTS.md keeps the idle RSS target this choice meets); plain REST also keeps the exact wire calls visible.
-/// By job: this file, the calls and paging; <c>KubeApi.Send.cs</c>, one request with its timeout and the retry
-/// (Retry-After, jitter, 401 re-read); <c>KubeApi.Answers.cs</c>, reading answers and turning errors into
-/// <see cref="ApiException"/>; <c>KubeApi.Warm.cs</c>, the warmer's calls.
+/// By job: this file, the reconciler's calls, each built as the request it is (the Image object by
+/// <see cref="ImageResources"/>); <c>KubeApi.Requests.cs</c>, one request with its timeout, the retry (Retry-After,
+/// jitter, 401 re-read) and errors as <see cref="ApiException"/>; <c>KubeApi.Lists.cs</c>, the paginated cluster-wide
+/// LISTs; <c>KubeApi.Warm.cs</c> and <c>KubeApi.Events.cs</c>, the warmer's calls and Kubernetes Events.
 /// </summary>
 public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings settings) : IClusterApi, IWarmApi
 {
@@ -69,75 +66,18 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
             Content(options, WireJson.Default.DeleteOptions, Json), ct);
     }
 
-    public IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, CancellationToken ct) =>
-        ListPagesAsync(kind.CollectionPath(), null, item => WorkloadReader.Read(item, kind), ct);
-
-    public async IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync([EnumeratorCancellation] CancellationToken ct)
+    /// <summary>One GET: 404 is null (the object is gone), any other failure an <see cref="ApiException"/>.</summary>
+    private async Task<T?> GetOrNullAsync<T>(string path, Func<JsonDocument, string, T> read, CancellationToken ct) where T : class
     {
-        string? token = null;
-        do
+        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
+        if (response.StatusCode == HttpStatusCode.NotFound)
         {
-            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", token), null, WireJson.Default.ImageList, ct);
-            token = NextPage(token, list.Metadata?.Continue, "LIST images");
-            yield return list.Items.Select(ToState).ToList();
-        }
-        while (!string.IsNullOrEmpty(token));
-    }
-
-    /// <summary>
-    /// A cluster-wide LIST, page by page, each item read while its page is parsed. An item the reader cannot read
-    /// (<see cref="FormatException"/>) fails the LIST: it is an answer Cachier did not expect.
-    /// </summary>
-    private async IAsyncEnumerable<IReadOnlyList<T>> ListPagesAsync<T>(string collection, string? labelSelector, Func<JsonElement, T> read,
-        [EnumeratorCancellation] CancellationToken ct)
-    {
-        string? token = null;
-        do
-        {
-            var path = PagePath(collection, labelSelector, token);
-            using var response = await SendAsync(HttpMethod.Get, path, null, ct);
-            await EnsureSuccessAsync(response, "LIST", path, ct);
-            using var doc = await ParseAsync(response, "LIST", path, ct);
-            var page = new List<T>();
-            if (doc.RootElement.TryGetProperty("items", out var items) && items.ValueKind == JsonValueKind.Array)
-            {
-                try
-                {
-                    page.AddRange(items.EnumerateArray().Select(read));
-                }
-                catch (FormatException e)
-                {
-                    throw new ApiException("LIST", path, 200, $"unreadable object: {e.Message}");
-                }
-            }
-
-            var next = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("continue", out var c) ? c.GetString() : null;
-            token = NextPage(token, next, path);
-            yield return page;
-        }
-        while (!string.IsNullOrEmpty(token));
-    }
-
-    /// <summary>A server that hands back the token it was given would make the resync page forever.</summary>
-    private static string? NextPage(string? current, string? next, string path) =>
-        !string.IsNullOrEmpty(next) && next == current
-            ? throw new ApiException("LIST", path, 200, "the API server returned the same continue token twice")
-            : next;
-
-    private string PagePath(string collection, string? labelSelector, string? token)
-    {
-        var query = new StringBuilder(collection).Append("?limit=").Append(settings.Options.ResyncPageSize);
-        if (labelSelector is not null)
-        {
-            query.Append("&labelSelector=").Append(Uri.EscapeDataString(labelSelector));
+            return null;
         }
 
-        if (!string.IsNullOrEmpty(token))
-        {
-            query.Append("&continue=").Append(Uri.EscapeDataString(token));
-        }
-
-        return query.ToString();
+        await EnsureSuccessAsync(response, "GET", path, ct);
+        using var doc = await ParseAsync(response, "GET", path, ct);
+        return read(doc, path);
     }
 
     private static Workload Read(JsonElement element, ResourceKind kind, string verb, string path)
@@ -169,4 +109,54 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
             string.IsNullOrEmpty(image.Spec.ServiceAccountName) ? null : image.Spec.ServiceAccountName,
             image.Spec.ImagePullSecrets?.Select(s => s.Name).OfType<string>().Where(s => s.Length > 0).ToList() ?? []);
     }
+}
+
+/// <summary>Pure: the complete Image object for one desired image, owner reference and labels included.</summary>
+public static class ImageResources
+{
+    public const string Group = "caching.internal.knative.dev";
+    public const string Version = "v1alpha1";
+    public const string ApiVersion = $"{Group}/{Version}";
+    public const string ManagedBy = "app.kubernetes.io/managed-by";
+
+    public static ImageObject Build(ImagePlan plan, DesiredImage image)
+    {
+        var owner = plan.Owner;
+        return new ImageObject
+        {
+            ApiVersion = ApiVersion,
+            Kind = "Image",
+            Metadata = new ObjectMeta
+            {
+                Name = image.Name,
+                Namespace = owner.Namespace,
+                Labels = Labels(plan),
+                OwnerReferences =
+                [
+                    new OwnerReference
+                    {
+                        ApiVersion = owner.ApiVersion, Kind = owner.Kind, Name = owner.Name, Uid = owner.Uid,
+                        Controller = true, BlockOwnerDeletion = true,
+                    },
+                ],
+            },
+            Spec = new ImageSpec
+            {
+                Image = image.Image,
+                ServiceAccountName = image.ServiceAccountName,
+                ImagePullSecrets = Secrets(image),
+            },
+        };
+    }
+
+    /// <summary>cachier's <c>controller</c> label, the generation last written (%05d), and managed-by.</summary>
+    public static Dictionary<string, string> Labels(ImagePlan plan) => new()
+    {
+        ["controller"] = plan.Owner.Uid,
+        ["generation"] = plan.GenerationLabel,
+        [ManagedBy] = "cachier",
+    };
+
+    public static List<NameRef>? Secrets(DesiredImage image) =>
+        image.ImagePullSecrets.Count == 0 ? null : image.ImagePullSecrets.Select(s => new NameRef(s)).ToList();
 }
