@@ -43,7 +43,6 @@ public static class Extensions
         services.AddSingleton<IEventRecorder>(sp => sp.GetRequiredService<EventRecorder>());
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton(sp => new PlanMemo(options.MemoCapacity, options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<KeyedLock>();
         services.AddSingleton<ImageReconciler>();
         services.AddSingleton<Resyncer>();
         services.AddSingleton<EventPipeline>();

@@ -121,7 +121,7 @@ public static class PlanCommand
         using var source = new KubeConnectionSource(KubeConnection.FromOptions(settings.Options), NullLogger<KubeConnectionSource>.Instance);
         var api = new DryRunApi(new KubeApi(source, settings));
         var memo = new PlanMemo(settings.Options.MemoCapacity, settings.Options.MemoTtl, TimeProvider.System);
-        var reconciler = new ImageReconciler(api, settings, memo, new KeyedLock(), NoEvents.Instance);
+        var reconciler = new ImageReconciler(api, settings, memo, NoEvents.Instance);
         var resyncer = new Resyncer(api, reconciler, settings, NullLogger<Resyncer>.Instance, new OneRun(), TimeProvider.System);
         var summary = await resyncer.RunAsync(ct);
         return new PlanReport(summary.Result, summary.Workloads, api.Changes, summary.SkippedKinds, summary.Failures);

@@ -15,9 +15,12 @@ public sealed record WorkloadEvent(WorkloadAction Action, ResourceKind Kind, Wor
 /// checks the namespace, takes the workload's lock, maps API errors to an outcome, counts the Images written and tells
 /// the workload what changed (<see cref="WorkloadNote"/>).
 /// </summary>
-public sealed partial class ImageReconciler(IClusterApi api, CachierSettings settings, PlanMemo memo, KeyedLock locks, IEventRecorder events)
+public sealed partial class ImageReconciler(IClusterApi api, CachierSettings settings, PlanMemo memo, IEventRecorder events)
 {
     private const int MaxAttempts = 3;
+
+    /// <summary>Events and the resync serialise on it, one workload at a time; the key is made only in <see cref="RunAsync"/>.</summary>
+    private readonly KeyedLock _locks = new();
 
     public Task<Outcome> ReconcileAsync(WorkloadEvent ev, CancellationToken ct)
     {
@@ -59,8 +62,7 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
         Outcome outcome;
         var subject = new Subject();
         int? errorStatus = null;
-        // Events and the resync serialise on the same key for one workload.
-        using (await locks.AcquireAsync($"{target.ApiVersion}/{target.Kind}/{target.Namespace}/{target.Name}", ct))
+        using (await _locks.AcquireAsync($"{target.ApiVersion}/{target.Kind}/{target.Namespace}/{target.Name}", ct))
         {
             try
             {
@@ -142,5 +144,75 @@ public sealed partial class ImageReconciler(IClusterApi api, CachierSettings set
         }
 
         return outcome;
+    }
+
+    /// <summary>Serialises work per key (one workload) while different keys run in parallel.</summary>
+    private sealed class KeyedLock
+    {
+        private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+        public async Task<IDisposable> AcquireAsync(string key, CancellationToken ct)
+        {
+            Entry entry;
+            lock (_entries)
+            {
+                if (!_entries.TryGetValue(key, out entry!))
+                {
+                    entry = new Entry();
+                    _entries[key] = entry;
+                }
+
+                entry.Users++;
+            }
+
+            try
+            {
+                await entry.Gate.WaitAsync(ct);
+            }
+            catch
+            {
+                Release(key, entry, held: false);
+                throw;
+            }
+
+            return new Releaser(this, key, entry);
+        }
+
+        private void Release(string key, Entry entry, bool held)
+        {
+            if (held)
+            {
+                entry.Gate.Release();
+            }
+
+            lock (_entries)
+            {
+                if (--entry.Users == 0)
+                {
+                    _entries.Remove(key);
+                    entry.Gate.Dispose();
+                }
+            }
+        }
+
+        private sealed class Entry
+        {
+            public SemaphoreSlim Gate { get; } = new(1, 1);
+
+            public int Users { get; set; }
+        }
+
+        private sealed class Releaser(KeyedLock owner, string key, Entry entry) : IDisposable
+        {
+            private int _disposed;
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                {
+                    owner.Release(key, entry, held: true);
+                }
+            }
+        }
     }
 }
