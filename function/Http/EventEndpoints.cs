@@ -98,22 +98,6 @@ public static class EventEndpoints
     }
 }
 
-/// <summary>What an inbound CloudEvent asks for, in Cachier's own terms.</summary>
-public abstract record Inbound(string Type)
-{
-    /// <summary>The event's W3C <c>traceparent</c> (distributed tracing extension), for the log line; null when absent.</summary>
-    public string? TraceParent { get; init; }
-}
-
-public sealed record WorkloadInbound(string Type, WorkloadEvent Event) : Inbound(Type);
-
-public sealed record ResyncInbound(string Type) : Inbound(Type);
-
-public sealed record IgnoredInbound(string Type, WorkloadRef? Ref, string Reason) : Inbound(Type);
-
-/// <summary>An event that asks the warmer for a pass: an Image, Node or pull pod changed, or a ping.</summary>
-public sealed record WarmInbound(string Type, string? Kind) : Inbound(Type);
-
 /// <summary>One handled event, whichever transport brought it (Knative HTTP, Dapr).</summary>
 public sealed record Handled(string Type, Outcome? Outcome, ResyncSummary? Resync, WarmSummary? Warm = null)
 {

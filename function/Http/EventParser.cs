@@ -7,6 +7,22 @@ using CloudNative.CloudEvents;
 
 namespace Cachier.Http;
 
+/// <summary>What an inbound CloudEvent asks for, in Cachier's own terms.</summary>
+public abstract record Inbound(string Type)
+{
+    /// <summary>The event's W3C <c>traceparent</c> (distributed tracing extension), for the log line; null when absent.</summary>
+    public string? TraceParent { get; init; }
+}
+
+public sealed record WorkloadInbound(string Type, WorkloadEvent Event) : Inbound(Type);
+
+public sealed record ResyncInbound(string Type) : Inbound(Type);
+
+public sealed record IgnoredInbound(string Type, WorkloadRef? Ref, string Reason) : Inbound(Type);
+
+/// <summary>An event that asks the warmer for a pass: an Image, Node or pull pod changed, or a ping.</summary>
+public sealed record WarmInbound(string Type, string? Kind) : Inbound(Type);
+
 /// <summary>A CloudEvent that names no workload, or names it badly: answered with 400.</summary>
 public sealed class BadEventException(string message) : Exception(message);
 
@@ -155,5 +171,30 @@ public static class EventParser
     {
         var printable = new string(value.Take(80).Select(c => char.IsControl(c) ? '?' : c).ToArray());
         return value.Length > 80 ? printable + "..." : printable;
+    }
+}
+
+/// <summary>
+/// The warmer's events (SPEC 11). The warmer is level-based: an event only says "look again", and nothing it
+/// carries is read or trusted beyond its type and kind, so a forged event can at most cause one more pass.
+/// </summary>
+public static class WarmerEvents
+{
+    public static Inbound Parse(CloudEvent cloudEvent)
+    {
+        var type = cloudEvent.Type ?? "";
+        if (type == EventParser.PingType)
+        {
+            return new WarmInbound(type, null);
+        }
+
+        if (!type.StartsWith(EventParser.RefPrefix, StringComparison.Ordinal) && !type.StartsWith(EventParser.ResourcePrefix, StringComparison.Ordinal))
+        {
+            return new IgnoredInbound(type, null, $"event type '{type}' is not handled");
+        }
+
+        return cloudEvent["kind"] is "Image" or "Node" or "Pod"
+            ? new WarmInbound(type, (string)cloudEvent["kind"]!)
+            : new IgnoredInbound(type, null, "the warmer acts on Image, Node and Pod events only");
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text;
@@ -52,17 +51,11 @@ public sealed partial class KubeApi
 
         var plural = settings.FindKind(owner.ApiVersion, owner.Kind)?.Plural ?? ResourceKind.GuessPlural(owner.Kind);
         var path = $"{new ResourceKind(owner.Kind, version, group, plural).CollectionPath(ns)}/{owner.Name}";
-        using var response = await SendAsync(HttpMethod.Get, path, null, ct);
-        if (response.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Forbidden)
-        {
-            // Gone, or a kind the warmer may not read: the Image is warmed on every untainted node.
-            return null;
-        }
-
-        await EnsureSuccessAsync(response, "GET", path, ct);
-        using var doc = await ParseAsync(response, "GET", path, ct);
-        var uid = doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("uid", out var u) ? u.GetString() : null;
-        return uid == owner.Uid ? WarmResources.ReadScheduling(doc.RootElement) : null;
+        // Gone, or a kind the warmer may not read (403): the Image is warmed on every untainted node.
+        return await GetOrNullAsync(path, (doc, _) =>
+            doc.RootElement.TryGetProperty("metadata", out var meta) && meta.TryGetProperty("uid", out var u) && u.GetString() == owner.Uid
+                ? WarmResources.ReadScheduling(doc.RootElement)
+                : null, ct, forbiddenIsNull: true);
     }
 
     public Task<WriteResult> CreatePullPodAsync(NewPullPod pod, CancellationToken ct) =>

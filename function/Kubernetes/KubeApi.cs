@@ -66,11 +66,15 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
             Content(options, WireJson.Default.DeleteOptions, Json), ct);
     }
 
-    /// <summary>One GET: 404 is null (the object is gone), any other failure an <see cref="ApiException"/>.</summary>
-    private async Task<T?> GetOrNullAsync<T>(string path, Func<JsonDocument, string, T> read, CancellationToken ct) where T : class
+    /// <summary>
+    /// One GET: 404 is null (the object is gone), and 403 too when <paramref name="forbiddenIsNull"/> (the warmer's owners,
+    /// of kinds it may not read); any other failure an <see cref="ApiException"/>.
+    /// </summary>
+    private async Task<T?> GetOrNullAsync<T>(string path, Func<JsonDocument, string, T?> read, CancellationToken ct, bool forbiddenIsNull = false)
+        where T : class
     {
         using var response = await SendAsync(HttpMethod.Get, path, null, ct);
-        if (response.StatusCode == HttpStatusCode.NotFound)
+        if (response.StatusCode == HttpStatusCode.NotFound || (forbiddenIsNull && response.StatusCode == HttpStatusCode.Forbidden))
         {
             return null;
         }
