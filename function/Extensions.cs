@@ -62,8 +62,16 @@ public static class Extensions
         services.AddProblemDetails();
 
         // One JSON object per log line (Cachier:LogFormat=simple for humans); levels from Logging:LogLevel.
+        // A redirected stdout (a container's log, the bench, the tests) gets the batched writer of the same lines; a terminal
+        // keeps the console logger (the simple format's colours).
         builder.Logging.ClearProviders();
-        if (string.Equals(options.LogFormat, "simple", StringComparison.OrdinalIgnoreCase))
+        var simple = string.Equals(options.LogFormat, "simple", StringComparison.OrdinalIgnoreCase);
+        if (Console.IsOutputRedirected)
+        {
+            builder.Logging.Services.AddSingleton<ILoggerProvider>(_ =>
+                new LineLoggerProvider(simple ? LineFormat.Simple : LineFormat.Json, new LineWriter(Console.OpenStandardOutput())));
+        }
+        else if (simple)
         {
             builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         }

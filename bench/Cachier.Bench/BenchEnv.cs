@@ -72,7 +72,8 @@ public sealed record BenchEnv(
         ["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Cachier__Kubeconfig"] = FunctionKubeconfig,
         ["Cachier__Resources"] = Resources,
-        ["Cachier__LogFormat"] = "simple",
+        // As shipped: one JSON object per log line (the default; knative/service.yaml does not change it).
+        ["Cachier__LogFormat"] = "json",
         // The bench sends unauthenticated events (issue 17 left a rerun with sender tokens to do).
         ["Cachier__Authentication__Mode"] = "None",
         ["Cachier__ResyncMinInterval"] = "00:00:00",

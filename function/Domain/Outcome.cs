@@ -31,7 +31,17 @@ public sealed record Outcome(
 public static class WireNames
 {
     /// <summary>An outcome or result as the wire, the logs and the metrics spell it: <c>NotOwned</c> is <c>not-owned</c>.</summary>
-    public static string Name<T>(this T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+    /// <remarks>Looked up, not formatted: it runs for every event (its log line and metric labels).</remarks>
+    public static string Name<T>(this T value) where T : struct, Enum =>
+        Spelling<T>.Names.TryGetValue(value, out var name) ? name : Spell(value);
+
+    private static string Spell<T>(T value) where T : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+
+    /// <summary>Every declared value's spelling, made once per enum type.</summary>
+    private static class Spelling<T> where T : struct, Enum
+    {
+        public static readonly Dictionary<T, string> Names = Enum.GetValues<T>().Distinct().ToDictionary(v => v, Spell);
+    }
 }
 
 /// <summary>The wire spelling of an enum (<see cref="WireNames.Name{T}"/>), source-generation friendly.</summary>

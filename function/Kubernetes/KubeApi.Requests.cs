@@ -85,17 +85,17 @@ public sealed partial class KubeApi
             await client.AuthenticateAsync(request, timeout.Token);
 
             var response = await client.HttpClient.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeout.Token);
-            Telemetry.ApiRequest(verb, (int)response.StatusCode, started);
+            Telemetry.ApiRequest(verb, path, (int)response.StatusCode, started);
             return response;
         }
         catch (HttpRequestException e)
         {
-            Telemetry.ApiRequest(verb, 0, started);
+            Telemetry.ApiRequest(verb, path, 0, started);
             throw new ApiException(verb, path, null, $"API server unreachable: {e.Message}", inner: e);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
-            Telemetry.ApiRequest(verb, 0, started);
+            Telemetry.ApiRequest(verb, path, 0, started);
             throw new ApiException(verb, path, null, $"no answer within {settings.Options.ApiTimeout.TotalSeconds:0.###} s", inner: e);
         }
     }

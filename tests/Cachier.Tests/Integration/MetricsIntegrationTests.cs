@@ -51,13 +51,14 @@ public sealed partial class MetricsIntegrationTests(ClusterFixture cluster)
         Assert.Equal(1, Delta("cachier_resync_runs_total{otel_scope_name=\"Cachier\",result=\"completed\"}"));
         Assert.Equal(1, Delta("cachier_resync_duration_seconds_count{otel_scope_name=\"Cachier\"}"));
         Assert.Equal(1, Delta("cachier_resync_images_repaired_total{otel_scope_name=\"Cachier\"}"));
-        // First event: GET + LIST + POST + DELETE; second: GET only (memo); the Secret: nothing;
-        // the resync: a LIST per page and kind, and one POST.
-        // Plus the Kubernetes Events (POSTs too), written off the reconcile: up to one per change, so 2..5 by the scrape.
-        Assert.InRange(Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"201\",verb=\"POST\"}"), 2, 5);
-        // (The resync may also GET an Image another test left as not-owned: at least the two GETs of the events.)
-        Assert.InRange(Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"200\",verb=\"GET\"}"), 2, 50);
-        Assert.Equal(1, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"200\",verb=\"DELETE\"}"));
+        // First event: GET + LIST + POST + DELETE of Images; second: GET only (memo); the Secret: nothing;
+        // the resync: a LIST per page and kind, and one POST. The Kubernetes Events about them (POSTs too, written off
+        // the reconcile) are counted under their own resource.
+        Assert.Equal(2, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"201\",resource=\"images\",verb=\"POST\"}"));
+        Assert.Equal(1, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"200\",resource=\"images\",verb=\"DELETE\"}"));
+        Assert.Equal(0, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"200\",resource=\"images\",verb=\"PUT\"}"));
+        // The two events GET their Deployment (the resync LISTs; it may also GET an Image another test left as not-owned).
+        Assert.Equal(2, Delta("cachier_api_requests_total{otel_scope_name=\"Cachier\",code=\"200\",resource=\"deployments\",verb=\"GET\"}"));
     }
 
     /// <summary>Prometheus text format: series (name + labels) to value.</summary>
