@@ -48,8 +48,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
-        Server = AdminValue(Admin.Kubeconfig, "server");
-        CaData = AdminValue(Admin.Kubeconfig, "certificate-authority-data");
+        Server = Kubeconfig.AdminValue(Admin.Kubeconfig, "server");
+        CaData = Kubeconfig.AdminValue(Admin.Kubeconfig, "certificate-authority-data");
         CachierKubeconfig = WriteKubeconfig($"{{token: {token}}}");
     }
 
@@ -58,31 +58,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// trusting <paramref name="caData"/> (base64 PEM; default: the cluster CA).
     /// </summary>
     public string WriteKubeconfig(string user, string? caData = null) =>
-        WriteKubeconfig(Server, caData ?? CaData, user, Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}"));
-
-    /// <summary>A kubeconfig at <paramref name="path"/> for <paramref name="server"/> with one user entry (YAML flow mapping).</summary>
-    public static string WriteKubeconfig(string server, string caData, string user, string path)
-    {
-        File.WriteAllText(path, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: local
-              cluster: {server: '{{server}}', certificate-authority-data: {{caData}}}
-            users:
-            - name: u
-              user: {{user}}
-            contexts:
-            - name: c
-              context: {cluster: local, user: u}
-            current-context: c
-            """);
-        return path;
-    }
-
-    /// <summary>A value of an admin kubeconfig as local-cluster.sh writes it (<c>server</c>, <c>certificate-authority-data</c>).</summary>
-    public static string AdminValue(string adminKubeconfig, string key) =>
-        File.ReadLines(adminKubeconfig).Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
+        Kubeconfig.Write(Server, caData ?? CaData, user, Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}"));
 
     public Task DisposeAsync()
     {

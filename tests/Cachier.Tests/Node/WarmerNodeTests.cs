@@ -369,7 +369,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
             await lab.Admin.WaitUntilAllowedAsync("system:serviceaccount:cachier-system:cachier-warmer", "create", "pods");
             var token = (await lab.Admin.RunAsync("create token cachier-warmer -n cachier-system --duration=2h")).Trim();
             var admin = lab.Admin.Kubeconfig;
-            return ClusterFixture.WriteKubeconfig(ClusterFixture.AdminValue(admin, "server"), ClusterFixture.AdminValue(admin, "certificate-authority-data"),
+            return Kubeconfig.Write(Kubeconfig.AdminValue(admin, "server"), Kubeconfig.AdminValue(admin, "certificate-authority-data"),
                 $"{{token: {token}}}", Path.Combine(Path.GetTempPath(), $"cachier-warmer-{Guid.NewGuid():N}.kubeconfig"));
         }
     }
