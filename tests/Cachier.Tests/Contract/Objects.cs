@@ -171,7 +171,7 @@ public static class Objects
         var (name, uid, generation) = Identity(workload);
         var ns = (string)workload["metadata"]!["namespace"]!;
         Assert.Equal("POST", call.Method);
-        Assert.Equal(CachierHost.ImagesPath(ns), call.Path);
+        Assert.Equal(AppHost.ImagesPath(ns), call.Path);
         Assert.Equal("", call.Query);
         Assert.StartsWith("application/json", call.ContentType);
 
@@ -202,7 +202,7 @@ public static class Objects
     public static JsonObject AssertPatches(ApiCall call, string imageName, string resourceVersion, string uid, long generation, string ns = Ns)
     {
         Assert.Equal("PATCH", call.Method);
-        Assert.Equal(CachierHost.ImagePath(ns, imageName), call.Path);
+        Assert.Equal(AppHost.ImagePath(ns, imageName), call.Path);
         Assert.StartsWith("application/merge-patch+json", call.ContentType);
         var body = call.Json;
         var metadata = body["metadata"]!.AsObject();
@@ -215,7 +215,7 @@ public static class Objects
     public static void AssertDeletes(ApiCall call, string imageName, string imageUid, string resourceVersion, string ns = Ns)
     {
         Assert.Equal("DELETE", call.Method);
-        Assert.Equal(CachierHost.ImagePath(ns, imageName), call.Path);
+        Assert.Equal(AppHost.ImagePath(ns, imageName), call.Path);
         var preconditions = call.Json["preconditions"]!.AsObject();
         Assert.Equal(imageUid, (string?)preconditions["uid"]);
         Assert.Equal(resourceVersion, (string?)preconditions["resourceVersion"]);

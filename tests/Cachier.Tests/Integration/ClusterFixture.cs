@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-
 namespace Cachier.Tests.Integration;
 
 [CollectionDefinition(Name)]
@@ -74,20 +71,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         return ns;
     }
 
-    /// <summary>The real app, in-process, against the real API server with the cachier ServiceAccount's token.</summary>
-    public WebApplicationFactory<Program> App(params (string Key, string Value)[] settings) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            b.UseSetting("Cachier:Kubeconfig", CachierKubeconfig);
-            b.UseSetting("Cachier:Resources", Resources);
-            // Real tokens are SenderAuthenticationIntegrationTests' subject, which turns authentication on again.
-            b.UseSetting("Cachier:Authentication:Mode", "None");
-            b.UseSetting("Cachier:ResyncMinInterval", "00:00:00");
-            foreach (var (key, value) in settings)
-            {
-                b.UseSetting(key, value);
-            }
-        });
+    /// <summary>
+    /// The real app, in-process, against the real API server with the cachier ServiceAccount's token; its Kubernetes
+    /// Events are sent. <paramref name="settings"/>: extra <c>Cachier:*</c> settings (keys without the section prefix).
+    /// Real tokens are SenderAuthenticationIntegrationTests' subject, which turns authentication on again.
+    /// </summary>
+    public AppHost App(params (string Key, string Value)[] settings) => App(new AppOptions { Settings = settings });
+
+    /// <summary>The real app against the real API server, as <paramref name="options"/> say (the connection is the fixture's).</summary>
+    public AppHost App(AppOptions options) =>
+        AppHost.Start(options with { Kubeconfig = CachierKubeconfig, Events = KubeEvents.Sent, Settings = [("Resources", Resources), .. options.Settings] });
 
     private const string FooCrd = """
         apiVersion: apiextensions.k8s.io/v1

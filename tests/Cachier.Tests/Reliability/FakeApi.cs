@@ -288,7 +288,7 @@ public sealed class FakeApi : IDisposable
     };
 
     /// <summary>A Kubernetes <c>Status</c> body (the contract tests' builder).</summary>
-    public static JsonObject Status(int code, string? reason = null) => Contract.CachierHost.Status(code, reason);
+    public static JsonObject Status(int code, string? reason = null) => AppHost.Status(code, reason);
 
     private static ResponseMessage Answer(int status, JsonNode body, IReadOnlyDictionary<string, string>? headers)
     {

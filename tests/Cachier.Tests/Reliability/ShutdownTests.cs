@@ -179,7 +179,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         });
 
         var burst = Enumerable.Range(0, InFlight)
-            .Select(i => function.Client.SendAsync(Events.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"burst-{i}")))
+            .Select(i => function.Client.SendAsync(CloudEvents.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"burst-{i}")))
             .ToList();
         await allArrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
@@ -193,9 +193,9 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         {
             try
             {
-                using var late = await function.Client.SendAsync(Events.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"late-{i}"));
+                using var late = await function.Client.SendAsync(CloudEvents.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"late-{i}"));
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, late.StatusCode);
-                Assert.True(Events.RetryAfterSeconds(late) >= 1);
+                Assert.True(CloudEvents.RetryAfterSeconds(late) >= 1);
                 answered503++;
             }
             catch (HttpRequestException)
@@ -211,7 +211,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         foreach (var (request, i) in burst.Select((r, i) => (r, i)))
         {
             using var response = await request.WaitAsync(TimeSpan.FromSeconds(20));
-            var outcome = await Events.OutcomeAsync(response, HttpStatusCode.OK);
+            var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.OK);
             Assert.Equal(("reconciled", 1, $"burst-{i}"), ((string?)outcome["result"], (int?)outcome["created"], (string?)outcome["name"]));
         }
 
