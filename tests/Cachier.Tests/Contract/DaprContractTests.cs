@@ -10,9 +10,9 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using static Cachier.Tests.Contract.Objects;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

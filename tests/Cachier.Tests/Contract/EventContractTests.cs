@@ -4,9 +4,9 @@ using Cachier.Reconcile;
 using WireMock.Matchers;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
-using static Cachier.Tests.Contract.Objects;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

@@ -4,9 +4,9 @@ using Cachier.Http;
 using CloudNative.CloudEvents;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
-using static Cachier.Tests.Contract.Objects;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

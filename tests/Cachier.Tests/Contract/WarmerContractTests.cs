@@ -8,10 +8,10 @@ using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Types;
 using WireMock.Util;
-using static Cachier.Tests.Contract.Objects;
 using static Cachier.Tests.Contract.WarmObjects;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
-using static Cachier.Tests.Reliability.Shapes;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Reliability;
 

@@ -113,6 +113,11 @@ public sealed partial class AppHost : IDisposable
             client.Timeout = options.ClientTimeout;
             return client;
         });
+        if (!options.OnLoopbackPort)
+        {
+            // Starts the app now: a setting it refuses fails the test's Start, not its first request.
+            _ = _client.Value;
+        }
     }
 
     /// <summary>Starts the app as <paramref name="options"/> say.</summary>
