@@ -39,14 +39,14 @@ public static class Auth
         var rows = new List<AuthRow>();
         using var local = Http.LocalClient();
         var ports = new[] { Ports.Free(), Ports.Free() };
-        await using (var off = ServiceProcess.Start(env.AotBinary, [], Settings(ports[0], false), ports[0], Path.Combine(env.LogsDir, "auth-off.log")))
-        await using (var on = ServiceProcess.Start(env.AotBinary, [], Settings(ports[1], true), ports[1], Path.Combine(env.LogsDir, "auth-on.log")))
+        await using (var off = FunctionProcess.Start(env.AotBinary, [], Settings(ports[0], false), ports[0], Path.Combine(env.LogsDir, "auth-off.log")))
+        await using (var on = FunctionProcess.Start(env.AotBinary, [], Settings(ports[1], true), ports[1], Path.Combine(env.LogsDir, "auth-on.log")))
         {
             await off.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
             await on.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
             rows.Add(Row("idle RSS", "MiB", off.ReadMemory().VmRssMiB, on.ReadMemory().VmRssMiB, higherIsWorse: true));
 
-            Func<int, Task<(bool, string?)>> Send(ServiceProcess function, string verb) => async i =>
+            Func<int, Task<(bool, string?)>> Send(FunctionProcess function, string verb) => async i =>
             {
                 using var request = Events.RefDeployment(function.Url, verb, ns, names[i % names.Length]);
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -122,7 +122,7 @@ public static class Auth
         await cluster.CreateDeploymentAsync(ns, workload, [Cluster.Image(workload, 0)]);
         var port = Ports.Free();
         var started = Stopwatch.GetTimestamp();
-        await using var process = ServiceProcess.Start(env.AotBinary, [], environment(port, on), port, Path.Combine(env.LogsDir, $"auth-{workload}.log"));
+        await using var process = FunctionProcess.Start(env.AotBinary, [], environment(port, on), port, Path.Combine(env.LogsDir, $"auth-{workload}.log"));
         while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
         {
             try

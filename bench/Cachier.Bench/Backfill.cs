@@ -44,10 +44,10 @@ public static class Backfill
         // The request must last as long as the run: no early 202 "running" answer.
         environment["Cachier__ResyncAnswerWithin"] = "00:10:00";
         using var local = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, "backfill.log"));
+        await using var function = FunctionProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, "backfill.log"));
         await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
 
-        var audit = new AuditLog(env.AuditLog);
+        using var audit = new AuditLog(env.AuditLog);
         var first = await ResyncAsync(env, cluster, audit, local, function, fnNs, "first resync (backfill)");
         var images = (await cluster.ImagesAsync(fnNs)).Count;
         var second = await ResyncAsync(env, cluster, audit, local, function, fnNs, "second resync (nothing to do)");
@@ -76,9 +76,9 @@ public static class Backfill
             block.Requests, $"create {block.Requests}", block.Errors, block.FirstError);
     }
 
-    private static async Task<BackfillSide> ResyncAsync(BenchEnv env, Cluster cluster, AuditLog audit, HttpClient local, ServiceProcess function, string ns, string name)
+    private static async Task<BackfillSide> ResyncAsync(BenchEnv env, Cluster cluster, AuditLog audit, HttpClient local, FunctionProcess function, string ns, string name)
     {
-        var mark = audit.Start();
+        audit.Start();
         var clock = Stopwatch.StartNew();
         using var response = await local.PostAsync(new Uri(function.Url, "/resync"), null);
         var body = await response.Content.ReadAsStringAsync();
@@ -89,7 +89,7 @@ public static class Backfill
         }
 
         var marker = await cluster.AuditMarkerAsync(ns);
-        var entries = await audit.CollectAsync(mark, env.FunctionUser, marker, TimeSpan.FromSeconds(60));
+        var entries = await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(60));
         var summary = JsonNode.Parse(body)!;
         var created = summary["created"]?.GetValue<int>() ?? 0;
         var seconds = clock.Elapsed.TotalSeconds;

@@ -13,12 +13,12 @@ public static class Calls
         var ns = env.Namespace("calls");
         using var cluster = new Cluster(env);
         await cluster.EnsureNamespaceAsync(ns);
-        var audit = new AuditLog(env.AuditLog);
+        using var audit = new AuditLog(env.AuditLog);
         using var local = Http.LocalClient();
         var logPath = Path.Combine(env.LogsDir, "calls-function.log");
 
         var port = Ports.Free();
-        var function = ServiceProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
+        var function = FunctionProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
         try
         {
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
@@ -37,11 +37,11 @@ public static class Calls
             {
                 using var request = build();
                 var ev = request.Headers.GetValues("ce-type").Single();
-                var mark = audit.Start();
+                audit.Start();
                 using var response = await local.SendAsync(request);
                 var body = await response.Content.ReadAsStringAsync();
                 var marker = await cluster.AuditMarkerAsync(ns);
-                var entries = await audit.CollectAsync(mark, env.FunctionUser, marker, TimeSpan.FromSeconds(30));
+                var entries = await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(30));
                 var scenario = new CallScenario(name, mode, ev, entries.Count, AuditSummary.Verbs(entries),
                     entries.Select(e => $"{e.Verb.ToUpperInvariant()} {e.RequestUri} -> {e.Code}").ToList(),
                     target, max, max is { } m ? entries.Count <= m : null, $"{(int)response.StatusCode} {Outcome(body)}",
@@ -121,7 +121,7 @@ public static class Calls
             // A fresh process (scale from zero): the memo is empty, so a status-only update costs GET + LIST.
             await function.DisposeAsync();
             port = Ports.Free();
-            function = ServiceProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
+            function = FunctionProcess.Start(env.AotBinary, [], env.FunctionEnvironment(port), port, logPath);
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
             await MeasureAsync("status-only update, first event after a restart (memo empty)", "Reference", () => Ref("update", "new-c3"),
                 "<= GET + LIST = 2 (SPEC 5.7)", 2);

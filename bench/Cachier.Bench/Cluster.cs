@@ -29,28 +29,7 @@ public sealed class Cluster(BenchEnv env) : IDisposable
     public async Task CreateDeploymentAsync(string ns, string name, IReadOnlyList<string> images, IReadOnlyDictionary<string, string>? annotations = null)
     {
         var containers = new JsonArray(images.Select((image, i) => (JsonNode)new JsonObject { ["name"] = $"c{i}", ["image"] = image }).ToArray());
-        var metadata = new JsonObject { ["name"] = name, ["namespace"] = ns };
-        if (annotations is not null)
-        {
-            metadata["annotations"] = new JsonObject(annotations.Select(a => KeyValuePair.Create(a.Key, (JsonNode?)JsonValue.Create(a.Value))));
-        }
-
-        var deployment = new JsonObject
-        {
-            ["apiVersion"] = "apps/v1",
-            ["kind"] = "Deployment",
-            ["metadata"] = metadata,
-            ["spec"] = new JsonObject
-            {
-                ["replicas"] = 0,
-                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
-                ["template"] = new JsonObject
-                {
-                    ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["app"] = name } },
-                    ["spec"] = new JsonObject { ["containers"] = containers },
-                },
-            },
-        };
+        var deployment = IdleDeployment.Manifest(ns, name, containers, annotations);
         using var response = await _admin.PostAsync($"/apis/apps/v1/namespaces/{ns}/deployments", Http.Json(deployment.ToJsonString()));
         await EnsureAsync(response, $"create deployment {ns}/{name}");
     }

@@ -100,7 +100,7 @@ public static class Cold
         var log = Path.Combine(env.LogsDir, $"cold-{workload}.log");
 
         var started = Stopwatch.GetTimestamp();
-        await using var process = ServiceProcess.Start(variant.FileName, variant.Args, environment, port, log);
+        await using var process = FunctionProcess.Start(variant.FileName, variant.Args, environment, port, log);
         var attempts = 0;
         while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
         {

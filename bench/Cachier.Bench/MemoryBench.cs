@@ -49,7 +49,7 @@ public static class MemoryBench
         environment["PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var local = Http.LocalClient();
         using var cluster = new Cluster(env);
-        await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, $"memory-{mode}.log"));
+        await using var function = FunctionProcess.Start(env.AotBinary, [], environment, port, Path.Combine(env.LogsDir, $"memory-{mode}.log"));
         await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
         var samples = new List<MemorySample>();
 
@@ -88,7 +88,7 @@ public static class MemoryBench
     {
         var port = Ports.Free();
         using var local = Http.LocalClient();
-        await using var echo = ServiceProcess.Start(env.EchoBinary, [], BenchEnv.EchoEnvironment(port),
+        await using var echo = FunctionProcess.Start(env.EchoBinary, [], BenchEnv.EchoEnvironment(port),
             port, Path.Combine(env.LogsDir, "memory-echo.log"));
         for (var attempt = 0; attempt < 3000; attempt++)
         {

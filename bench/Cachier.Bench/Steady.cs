@@ -25,7 +25,7 @@ public static class Steady
         using var local = Http.LocalClient();
         using var raw = Http.ApiClient(env, env.FunctionToken, RawUserAgent);
         var loadBefore = ResultFiles.LoadAverage();
-        var audit = new AuditLog(env.AuditLog);
+        using var audit = new AuditLog(env.AuditLog);
         var rows = new List<SteadyRow>();
         SteadyRow? single = null;
         var functionEvents = 0;
@@ -56,7 +56,7 @@ public static class Steady
                 environment[key] = value;
             }
 
-            await using var function = ServiceProcess.Start(env.AotBinary, [], environment, port,
+            await using var function = FunctionProcess.Start(env.AotBinary, [], environment, port,
                 Path.Combine(env.LogsDir, $"steady-function-{(shipped ? "shipped" : rows.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}.log"));
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
 
@@ -81,7 +81,7 @@ public static class Steady
                 return await SendAsync(local, Events.RefDeployment(function.Url, "update", ns, workload(i)), expectReconciled: true);
             };
 
-            var mark = audit.Start();
+            audit.Start();
             // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
             foreach (var concurrency in shipped || label == LogOff ? new[] { 1, 8 } : [8])
             {
@@ -99,7 +99,7 @@ public static class Steady
                     Raw(_ => names[0]), Function(_ => names[0]), function, env.ApiServerPidFile, cluster);
                 Console.Error.WriteLine($"steady: c=8 one workload: raw {single.Raw.EventsPerSecond}/s, function {single.Function.EventsPerSecond}/s");
                 var marker = await cluster.AuditMarkerAsync(ns);
-                var entries = (await audit.CollectAsync(mark, env.FunctionUser, marker, TimeSpan.FromSeconds(30)))
+                var entries = (await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(30)))
                     .Where(e => !e.UserAgent.StartsWith(RawUserAgent, StringComparison.Ordinal)).ToList();
                 audited = AuditSummary.Verbs(entries);
             }
@@ -113,7 +113,7 @@ public static class Steady
     }
 
     private static async Task<SteadyRow> MeasureAsync(string name, int concurrency, int workloads, int requests, int warmup,
-        Func<int, Task<(bool, string?)>> raw, Func<int, Task<(bool, string?)>> function, ServiceProcess process, string? apiServerPidFile, Cluster cluster)
+        Func<int, Task<(bool, string?)>> raw, Func<int, Task<(bool, string?)>> function, FunctionProcess process, string? apiServerPidFile, Cluster cluster)
     {
         await cluster.RunCleanAsync(() => Load.RunAsync(warmup, concurrency, raw), $"{name} raw warm-up");
         await cluster.RunCleanAsync(() => Load.RunAsync(warmup, concurrency, function), $"{name} function warm-up");

@@ -59,24 +59,9 @@ public sealed class BenchCluster(Kubectl admin)
         };
         await admin.RunAsync(["apply", "-f", "-"], rbac.ToJsonString());
         var token = (await admin.RunAsync(["create", "token", IdentityName, "-n", IdentityNamespace, "--duration=2h"])).Trim();
-        var lines = await File.ReadAllLinesAsync(admin.Kubeconfig);
-        string Field(string name) => lines.First(l => l.TrimStart().StartsWith(name + ":", StringComparison.Ordinal)).Split(name + ":", 2)[1].Trim();
-        var path = Path.Combine(directory, "function.kubeconfig");
-        await File.WriteAllTextAsync(path, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: local
-              cluster: {server: {{Field("server")}}, certificate-authority-data: {{Field("certificate-authority-data")}}}
-            users:
-            - name: bench
-              user: {token: {{token}}}
-            contexts:
-            - name: bench
-              context: {cluster: local, user: bench}
-            current-context: bench
-            """);
-        return path;
+        var server = Kubeconfig.AdminValue(admin.Kubeconfig, "server");
+        var ca = Kubeconfig.AdminValue(admin.Kubeconfig, "certificate-authority-data");
+        return Kubeconfig.Write(server, ca, $"{{token: {token}}}", Path.Combine(directory, "function.kubeconfig"));
     }
 
     public Task DeleteIdentityAsync() =>

@@ -23,15 +23,16 @@ if (workloads % namespaceCount != 0 || !File.Exists(auditPath) || !File.Exists(f
 }
 
 var work = Directory.CreateTempSubdirectory("cachier-bench-resync-").FullName;
-var admin = new Kubectl(kubeconfig);
+var admin = new Kubectl(kubeconfig, workingDirectory: Environment.CurrentDirectory);
 var cluster = new BenchCluster(admin);
 var clock = Stopwatch.StartNew();
 void Say(string message) => Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds,7:0.0} s] {message}");
 
-using var audit = new AuditLog(auditPath, BenchCluster.Identity, BenchCluster.NamespacePrefix);
+using var audit = new AuditPhases(auditPath, BenchCluster.Identity, BenchCluster.NamespacePrefix);
 var phases = new List<(string Name, JsonObject Summary, TimeSpan Wall)>();
 var checks = new List<string>();
 FunctionProcess? function = null;
+using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(30) };
 try
 {
     await cluster.WaitForApiServerAsync(TimeSpan.FromMinutes(5));
@@ -97,14 +98,17 @@ try
         settings[$"Cachier__ExcludedNamespaces__{i}"] = ns;
     }
 
-    var running = await FunctionProcess.StartAsync(functionDll, settings, Path.Combine(work, "function.log"));
+    var port = Ports.Free();
+    settings["PORT"] = port.ToString(CultureInfo.InvariantCulture);
+    var running = FunctionProcess.Start("dotnet", [functionDll], settings, port, Path.Combine(work, "function.log"), Path.GetDirectoryName(functionDll));
     function = running;
+    await running.WaitReadyAsync(http, TimeSpan.FromSeconds(60));
     Say($"function started ({functionDll}); {others.Length} other namespaces excluded; log {Path.Combine(work, "function.log")}");
 
     async Task PhaseAsync(string name)
     {
         await audit.MarkAsync(admin, name);
-        var (summary, wall) = await running.ResyncAsync();
+        var (summary, wall) = await ResyncAsync(running.Url);
         phases.Add((name, summary, wall));
         if ((string?)summary["result"] != "completed")
         {
@@ -150,7 +154,11 @@ try
 }
 finally
 {
-    function?.Dispose();
+    if (function is not null)
+    {
+        await function.DisposeAsync();
+    }
+
     Say("removing the bench's namespaces");
     await cluster.RemoveAsync(Namespaces());
     await cluster.DeleteIdentityAsync();
@@ -158,6 +166,18 @@ finally
 }
 
 return 0;
+
+// POST /resync; the summary and the time the request took.
+async Task<(JsonObject Summary, TimeSpan Wall)> ResyncAsync(Uri url)
+{
+    var wall = Stopwatch.StartNew();
+    using var response = await http.PostAsync(new Uri(url, "resync"), null);
+    var body = await response.Content.ReadAsStringAsync();
+    wall.Stop();
+    return response.StatusCode == System.Net.HttpStatusCode.OK
+        ? (JsonNode.Parse(body)!.AsObject(), wall.Elapsed)
+        : throw new InvalidOperationException($"POST /resync answered {(int)response.StatusCode}: {body}");
+}
 
 string[] Namespaces() => Enumerable.Range(0, namespaceCount).Select(n => $"{BenchCluster.NamespacePrefix}{n:D2}").ToArray();
 

@@ -275,39 +275,16 @@ internal sealed class Api : IDisposable
     /// <summary>Replicas 0: the bench scales it to 1 to measure a new pod's start.</summary>
     public Task CreateDeploymentAsync(string ns, string name, string image, bool optOut)
     {
-        var metadata = new JsonObject { ["name"] = name, ["namespace"] = ns };
-        if (optOut)
+        var annotations = optOut ? new Dictionary<string, string> { ["cachier.mattmoor.io/decorate"] = "false" } : null;
+        var containers = new JsonArray(new JsonObject
         {
-            metadata["annotations"] = new JsonObject { ["cachier.mattmoor.io/decorate"] = "false" };
-        }
-
-        return SendAsync(HttpMethod.Post, $"/apis/apps/v1/namespaces/{ns}/deployments", new JsonObject
-        {
-            ["apiVersion"] = "apps/v1",
-            ["kind"] = "Deployment",
-            ["metadata"] = metadata,
-            ["spec"] = new JsonObject
-            {
-                ["replicas"] = 0,
-                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
-                ["template"] = new JsonObject
-                {
-                    ["metadata"] = new JsonObject { ["labels"] = new JsonObject { ["app"] = name } },
-                    ["spec"] = new JsonObject
-                    {
-                        ["terminationGracePeriodSeconds"] = 0,
-                        ["automountServiceAccountToken"] = false,
-                        ["containers"] = new JsonArray(new JsonObject
-                        {
-                            ["name"] = "app",
-                            ["image"] = image,
-                            ["imagePullPolicy"] = "IfNotPresent",
-                            ["command"] = new JsonArray("/bin/sleep", "3600"),
-                        }),
-                    },
-                },
-            },
+            ["name"] = "app",
+            ["image"] = image,
+            ["imagePullPolicy"] = "IfNotPresent",
+            ["command"] = new JsonArray("/bin/sleep", "3600"),
         });
+        var pod = new JsonObject { ["terminationGracePeriodSeconds"] = 0, ["automountServiceAccountToken"] = false };
+        return SendAsync(HttpMethod.Post, $"/apis/apps/v1/namespaces/{ns}/deployments", IdleDeployment.Manifest(ns, name, containers, annotations, pod));
     }
 
     public async Task WaitImageReadyAsync(string ns, TimeSpan bound)

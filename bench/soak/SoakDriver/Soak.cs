@@ -250,80 +250,51 @@ public sealed class SoakAction(string kind, string? name, WorkloadPool pool)
     }
 }
 
-/// <summary>The function as its own process (the Release build), on a free loopback port.</summary>
+/// <summary>The function as its own process (the Release build, bench/Support/FunctionProcess.cs), on a free loopback port.</summary>
 public sealed class FunctionHost : IAsyncDisposable
 {
-    private readonly Process _process;
+    private readonly FunctionProcess _process;
     private readonly HttpClient _client;
-    private readonly StreamWriter _log;
 
-    private FunctionHost(Process process, int port, StreamWriter log)
+    private FunctionHost(FunctionProcess process, HttpClient client)
     {
         _process = process;
-        _log = log;
-        Port = port;
-        _client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
-        {
-            BaseAddress = new Uri($"http://127.0.0.1:{port}"),
-            Timeout = TimeSpan.FromSeconds(60),
-        };
+        _client = client;
     }
 
-    public int Port { get; }
+    public int Port => _process.Port;
 
-    public int Pid => _process.Id;
+    public int Pid => _process.Pid;
 
     public static async Task<FunctionHost> StartAsync(Options options, IReadOnlyList<string> excluded)
     {
         var port = Ports.Free();
-
-        var start = new ProcessStartInfo("dotnet", [options.FunctionDll]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.Environment.Remove("ASPNETCORE_URLS");
-        start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
-        start.Environment["Cachier__Kubeconfig"] = options.Kubeconfig;
-        start.Environment["Cachier__Resources"] = "Deployment.v1.apps";
-        // The soak sends unauthenticated events; its resyncs come back to back.
-        start.Environment["Cachier__Authentication__Mode"] = "None";
-        start.Environment["Cachier__ResyncMinInterval"] = "00:00:00";
+        var environment = new Dictionary<string, string>
+        {
+            ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Cachier__Kubeconfig"] = options.Kubeconfig,
+            ["Cachier__Resources"] = "Deployment.v1.apps",
+            // The soak sends unauthenticated events; its resyncs come back to back.
+            ["Cachier__Authentication__Mode"] = "None",
+            ["Cachier__ResyncMinInterval"] = "00:00:00",
+        };
         for (var i = 0; i < excluded.Count; i++)
         {
-            start.Environment[$"Cachier__ExcludedNamespaces__{i}"] = excluded[i];
+            environment[$"Cachier__ExcludedNamespaces__{i}"] = excluded[i];
         }
 
-        var log = new StreamWriter(options.Log) { AutoFlush = true };
-        var process = new Process { StartInfo = start };
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        DataReceivedEventHandler write = (_, e) =>
+        File.Delete(options.Log);
+        var process = FunctionProcess.Start("dotnet", [options.FunctionDll], environment, port, options.Log, Environment.CurrentDirectory);
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 })
         {
-            if (e.Data is null)
-            {
-                return;
-            }
-
-            lock (log)
-            {
-                log.WriteLine(e.Data);
-            }
-
-            if (e.Data.Contains("Now listening on", StringComparison.Ordinal))
-            {
-                listening.TrySetResult();
-            }
+            BaseAddress = process.Url,
+            Timeout = TimeSpan.FromSeconds(60),
         };
-        process.OutputDataReceived += write;
-        process.ErrorDataReceived += write;
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        return new FunctionHost(process, port, log);
+        await process.WaitReadyAsync(client, TimeSpan.FromSeconds(60));
+        return new FunctionHost(process, client);
     }
 
-    public long RssKb()
-    {
-        var line = File.ReadLines($"/proc/{Pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-    }
+    public long RssKb() => _process.ReadMemory().VmRssKiB;
 
     public async Task<Sample> MeasureAsync(double at, string action, Func<Task<HttpResponseMessage>> send, string expected)
     {
@@ -391,28 +362,12 @@ public sealed class FunctionHost : IAsyncDisposable
     }
 
     /// <summary>SIGTERM, as Knative scales down; the exit code.</summary>
-    public async Task<int> TerminateAsync()
-    {
-        using var kill = Process.Start("kill", ["-TERM", Pid.ToString(CultureInfo.InvariantCulture)])!;
-        await kill.WaitForExitAsync();
-        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(40));
-        return _process.ExitCode;
-    }
+    public Task<int> TerminateAsync() => _process.TerminateAsync(TimeSpan.FromSeconds(40));
 
     public async ValueTask DisposeAsync()
     {
         _client.Dispose();
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-        lock (_log)
-        {
-            _log.Dispose();
-        }
+        await _process.DisposeAsync();
     }
 }
 

@@ -10,8 +10,9 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -215,7 +216,7 @@ public sealed class DaprContractTests
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
-    private static async Task<string> RouteAsync(CachierHost host)
+    private static async Task<string> RouteAsync(AppHost host)
     {
         var subscriptions = JsonNode.Parse(await host.Client.GetStringAsync("/dapr/subscribe"))!.AsArray();
         return (string)subscriptions[0]!["route"]!;

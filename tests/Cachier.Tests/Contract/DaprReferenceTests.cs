@@ -9,8 +9,9 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Logging;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

@@ -4,8 +4,9 @@ using Cachier.Reconcile;
 using WireMock.Matchers;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -20,7 +21,7 @@ public sealed class EventContractTests
     private const string Stranger = "0f0f0f0f-1111-2222-3333-444444444444";
     private const string EventsPath = $"/api/v1/namespaces/{Ns}/events";
 
-    private static void StubEvents(CachierHost host, int postStatus = 201)
+    private static void StubEvents(AppHost host, int postStatus = 201)
     {
         host.Stub("POST", EventsPath, postStatus, postStatus == 201 ? new JsonObject { ["kind"] = "Event" } : Status(postStatus));
         host.Api.Given(Request.Create().WithPath(new WildcardMatcher($"{EventsPath}/*")).UsingPatch()).AtPriority(10)

@@ -4,8 +4,9 @@ using Cachier.Http;
 using CloudNative.CloudEvents;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Logging;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -37,7 +38,7 @@ public sealed class EventLogContractTests
     {
         var lines = new LogCapture();
         using var host = StartIgnoring(lines);
-        using var request = Reliability.Events.Ref("update", "apps/v1", "Deployment", Ns, "web");
+        using var request = CloudEvents.Ref("update", "apps/v1", "Deployment", Ns, "web");
         request.Headers.Add("traceparent", Trace);
 
         await OutcomeAsync(await host.Client.SendAsync(request));
@@ -82,7 +83,7 @@ public sealed class EventLogContractTests
     }
 
     /// <summary>The app with the event's kind not configured: the event is handled (ignored) with no API call.</summary>
-    private static CachierHost StartIgnoring(LogCapture lines) =>
+    private static AppHost StartIgnoring(LogCapture lines) =>
         Start(null, web => web.ConfigureLogging(logging => logging.AddProvider(lines)), ("Resources", "StatefulSet.v1.apps"));
 
     private sealed record Line(EventId Id, string Message, IReadOnlyDictionary<string, string?> Fields);

@@ -1,7 +1,8 @@
 using System.Text.RegularExpressions;
 using Cachier.Manifests;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 

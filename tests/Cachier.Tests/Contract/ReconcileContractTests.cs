@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -262,7 +263,7 @@ public sealed class ReconcileContractTests
 
         var writes = host.Writes;
         Assert.Equal(2, writes.Count);
-        Assert.Equal(CachierHost.ImagePath(Ns, redis), Assert.Single(writes, c => c.Method == "DELETE").Path);
+        Assert.Equal(AppHost.ImagePath(Ns, redis), Assert.Single(writes, c => c.Method == "DELETE").Path);
         // Only the labels: without it no Image would carry generation 3 and a stale generation-2 event would pass.
         var relabel = AssertPatches(Assert.Single(writes, c => c.Method == "PATCH"), nginx, "40", Uid, 3);
         Assert.Null(relabel["spec"]);

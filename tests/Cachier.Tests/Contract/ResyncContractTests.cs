@@ -1,7 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -46,7 +47,7 @@ public sealed class ResyncContractTests
     /// built-in kind serves them): page 1 {A (in sync but for the surplus), B (no Image)} + token, page 2 {C (service
     /// account drifted)}. CronJob.v1.batch is not served (404).
     /// </summary>
-    private static void StubCluster(CachierHost host)
+    private static void StubCluster(AppHost host)
     {
         host.Stub("GET", ImagesCollection, 200, ImageList(ImageToken, [ImgA, ImgC]),
             query: [("limit", "2"), ("labelSelector", "controller")], absent: ["continue"]);
@@ -204,7 +205,7 @@ public sealed class ResyncContractTests
         Assert.Empty(host.Writes);
     }
 
-    private static void AssertRepairedTheDrift(CachierHost host)
+    private static void AssertRepairedTheDrift(AppHost host)
     {
         var calls = host.Calls;
         var reads = calls.Where(c => c.Method == "GET").Select(Canonical).ToList();

@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Support;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -24,23 +25,23 @@ public sealed class SenderAuthenticationContractTests : IDisposable
     public void Dispose() => _issuer.Dispose();
 
     /// <summary>The app with authentication on, and the fake API server publishing the test issuer's keys.</summary>
-    private CachierHost Start(params (string, string)[] more)
+    private AppHost Start(params (string, string)[] more)
     {
         return StartAuthenticated(_issuer, more);
     }
 
     /// <summary>What events cost: every call but the reads of the issuer's keys.</summary>
-    private static IReadOnlyList<string> EventCalls(CachierHost host) => host.Lines;
+    private static IReadOnlyList<string> EventCalls(AppHost host) => host.Lines;
 
-    private static int KeyFetches(CachierHost host) => host.IssuerCalls.Count(c => c.Path == KeysPath);
+    private static int KeyFetches(AppHost host) => host.IssuerCalls.Count(c => c.Path == KeysPath);
 
-    private static Task<HttpResponseMessage> SendAsBearerAsync(CachierHost host, string? token)
+    private static Task<HttpResponseMessage> SendAsBearerAsync(AppHost host, string? token)
     {
         host.Client.DefaultRequestHeaders.Authorization = token is null ? null : new AuthenticationHeaderValue("Bearer", token);
         return host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
     }
 
-    private static async Task AssertRefusedAsync(CachierHost host, HttpResponseMessage response, HttpStatusCode status)
+    private static async Task AssertRefusedAsync(AppHost host, HttpResponseMessage response, HttpStatusCode status)
     {
         var problem = await ProblemAsync(response, status);
         // Nothing about the cluster, the token or the list: only that the sender was refused.
@@ -58,7 +59,7 @@ public sealed class SenderAuthenticationContractTests : IDisposable
         Assert.Empty(EventCalls(host));
     }
 
-    private void StubWeb(CachierHost host)
+    private void StubWeb(AppHost host)
     {
         host.StubGetWorkload("apps/v1", "deployments", Ns, "web", Deployment("web", Uid, 1, ["nginx:1.25"]));
         host.StubListImages(Ns, OurImage(Deployment("web", Uid, 1, ["nginx:1.25"]), "nginx:1.25", "i-1", "100"));
@@ -223,7 +224,7 @@ public sealed class SenderAuthenticationContractTests : IDisposable
     [Fact]
     public async Task Issuer_keys_that_cannot_be_fetched_answer_503_with_retry_after_so_the_event_is_redelivered()
     {
-        using var host = CachierHost.Start(Authenticated());
+        using var host = AppHost.Start(Authenticated());
         host.Stub("GET", DiscoveryPath, 503, Status(503));
         StubWeb(host);
 
@@ -273,7 +274,7 @@ public sealed class SenderAuthenticationContractTests : IDisposable
     [InlineData("DaprTopic", "k8s", "APP_API_TOKEN")]
     public void App_does_not_start_with_authentication_on_but_incomplete_and_names_the_setting(string key, string value, string named)
     {
-        var e = Record.Exception(() => CachierHost.Start(Authenticated((key, value), ("DaprPubSubName", key == "DaprTopic" ? "pubsub" : ""))).Dispose());
+        var e = Record.Exception(() => AppHost.Start(Authenticated((key, value), ("DaprPubSubName", key == "DaprTopic" ? "pubsub" : ""))).Dispose());
 
         Assert.NotNull(e);
         Assert.Contains(named, e.ToString());
@@ -282,7 +283,7 @@ public sealed class SenderAuthenticationContractTests : IDisposable
     [Fact]
     public void Trusting_embedded_objects_is_refused_at_start_without_authentication()
     {
-        var e = Record.Exception(() => CachierHost.Start(("TrustEmbeddedObjects", "true")).Dispose());
+        var e = Record.Exception(() => AppHost.Start(("TrustEmbeddedObjects", "true")).Dispose());
 
         Assert.NotNull(e);
         Assert.Contains("Cachier:TrustEmbeddedObjects requires sender authentication", e.ToString());

@@ -9,13 +9,13 @@ public static class WarmObjects
 {
     public const string NodesPath = "/api/v1/nodes";
     public const string PodsPath = "/api/v1/pods";
-    public const string AllImagesPath = CachierHost.ImagesRoot + "/images";
+    public const string AllImagesPath = AppHost.ImagesRoot + "/images";
     public const string PullPodQuery = "?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer%2Cwarm.cachier.dev%2Fscope%3De3b0c44298";
     public const string NodeRecordPrefix = "node.warm.cachier.dev/";
 
     public static string PodsOf(string ns) => $"/api/v1/namespaces/{ns}/pods";
 
-    public static string StatusOf(string ns, string image) => CachierHost.ImagePath(ns, image) + "/status";
+    public static string StatusOf(string ns, string image) => AppHost.ImagePath(ns, image) + "/status";
 
     /// <summary>A Ready Linux node, as a cluster LIST returns it.</summary>
     public static JsonObject ClusterNode(string name, JsonArray? taints = null, bool ready = true, string[]? images = null)

@@ -8,9 +8,10 @@ using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Types;
 using WireMock.Util;
-using static Cachier.Tests.Contract.CachierHost;
-using static Cachier.Tests.Contract.Objects;
 using static Cachier.Tests.Contract.WarmObjects;
+using static Cachier.Tests.Support.AppHost;
+using static Cachier.Tests.Support.CloudEvents;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Contract;
 
@@ -29,7 +30,7 @@ public sealed class WarmerContractTests
     private static readonly string PodsList = $"GET {PodsPath}{PullPodQuery}";
     private static readonly string ImagesList = $"GET {AllImagesPath}?limit=500";
 
-    private static CachierHost StartWarmer() => Start(("Role", "warmer"));
+    private static AppHost StartWarmer() => Start(("Role", "warmer"));
 
     private static JsonObject Web(JsonArray? tolerations = null)
     {
@@ -45,7 +46,7 @@ public sealed class WarmerContractTests
     private static JsonObject NginxImage() =>
         Image(ImageName, "img-1", "100", "nginx:1.25", OurLabels(Uid, 3), ControllerRef("apps/v1", "Deployment", "web", Uid));
 
-    private static void StubCluster(CachierHost host, JsonNode[] nodes, JsonNode[] pods, JsonNode[] images, JsonObject? owner, int priority = 10)
+    private static void StubCluster(AppHost host, JsonNode[] nodes, JsonNode[] pods, JsonNode[] images, JsonObject? owner, int priority = 10)
     {
         host.Stub("GET", NodesPath, 200, List("v1", "NodeList", nodes), priority: priority);
         host.Stub("GET", PodsPath, 200, List("v1", "PodList", pods), priority: priority);
@@ -56,7 +57,7 @@ public sealed class WarmerContractTests
         }
     }
 
-    private static void StubWrites(CachierHost host, int createStatus = 201)
+    private static void StubWrites(AppHost host, int createStatus = 201)
     {
         host.Stub("POST", PodsOf(Ns), createStatus, createStatus == 201
             ? new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod" }
@@ -72,10 +73,10 @@ public sealed class WarmerContractTests
         return body;
     }
 
-    private static Task<HttpResponseMessage> SendImageEventAsync(CachierHost host) =>
+    private static Task<HttpResponseMessage> SendImageEventAsync(AppHost host) =>
         host.SendRefAsync("update", ImageApiVersion, "Image", Ns, ImageName);
 
-    private static Task<HttpResponseMessage> SendPingAsync(CachierHost host) =>
+    private static Task<HttpResponseMessage> SendPingAsync(AppHost host) =>
         host.SendBinaryAsync("dev.knative.sources.ping", null, overrides: new Dictionary<string, string>
         {
             ["ce-source"] = "/apis/v1/namespaces/cachier/pingsources/cachier-warm",

@@ -26,9 +26,9 @@ public sealed class PublishedBinaryTests : IDisposable
         var deployment = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "testassets", "samples", "01-resource-add.data.json")))!;
         _api.Given(Request.Create().WithPath("/apis/apps/v1/namespaces/demo/deployments/dummy").UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(deployment.ToJsonString()));
-        _api.Given(Request.Create().WithPath("/apis/caching.internal.knative.dev/v1alpha1/namespaces/demo/images").UsingGet())
+        _api.Given(Request.Create().WithPath(ApiPaths.ImagesPath("demo")).UsingGet())
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody("""{"kind":"ImageList","metadata":{},"items":[]}"""));
-        _api.Given(Request.Create().WithPath("/apis/caching.internal.knative.dev/v1alpha1/namespaces/demo/images").UsingPost())
+        _api.Given(Request.Create().WithPath(ApiPaths.ImagesPath("demo")).UsingPost())
             .RespondWith(Response.Create().WithStatusCode(201).WithHeader("Content-Type", "application/json").WithBody("{}"));
         using var client = await StartAsync();
 
@@ -42,7 +42,7 @@ public sealed class PublishedBinaryTests : IDisposable
         Assert.Equal(("pubsub", "k8s-events", "/dapr/events"), ((string)subscription["pubsubname"]!, (string)subscription["topic"]!, (string)subscription["route"]!));
         Assert.Equal(HttpStatusCode.OK, delivery.StatusCode);
         Assert.Equal("SUCCESS", (string)JsonNode.Parse(await delivery.Content.ReadAsStringAsync())!["status"]!);
-        Assert.Single(_api.LogEntries, e => e.RequestMessage!.Method == "POST" && e.RequestMessage.Path.Contains("/images", StringComparison.Ordinal)); // the Event POSTs aside
+        Assert.Single(ApiPaths.ImageWrites(_api, "POST")); // the Event POSTs aside
         Assert.Contains("cachier_events_handled_total{otel_scope_name=\"Cachier\",outcome=\"reconciled\",type=\"dev.knative.apiserver.ref.update\"} 1", metrics);
         Assert.Contains("cachier_images_written_total{otel_scope_name=\"Cachier\",operation=\"created\"} 1", metrics);
     }

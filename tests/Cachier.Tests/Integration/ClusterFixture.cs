@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
-
 namespace Cachier.Tests.Integration;
 
 [CollectionDefinition(Name)]
@@ -48,8 +45,8 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
 
         var token = (await Admin.RunAsync("create token cachier -n cachier-system --duration=2h")).Trim();
-        Server = AdminValue(Admin.Kubeconfig, "server");
-        CaData = AdminValue(Admin.Kubeconfig, "certificate-authority-data");
+        Server = Kubeconfig.AdminValue(Admin.Kubeconfig, "server");
+        CaData = Kubeconfig.AdminValue(Admin.Kubeconfig, "certificate-authority-data");
         CachierKubeconfig = WriteKubeconfig($"{{token: {token}}}");
     }
 
@@ -58,31 +55,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// trusting <paramref name="caData"/> (base64 PEM; default: the cluster CA).
     /// </summary>
     public string WriteKubeconfig(string user, string? caData = null) =>
-        WriteKubeconfig(Server, caData ?? CaData, user, Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}"));
-
-    /// <summary>A kubeconfig at <paramref name="path"/> for <paramref name="server"/> with one user entry (YAML flow mapping).</summary>
-    public static string WriteKubeconfig(string server, string caData, string user, string path)
-    {
-        File.WriteAllText(path, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: local
-              cluster: {server: '{{server}}', certificate-authority-data: {{caData}}}
-            users:
-            - name: u
-              user: {{user}}
-            contexts:
-            - name: c
-              context: {cluster: local, user: u}
-            current-context: c
-            """);
-        return path;
-    }
-
-    /// <summary>A value of an admin kubeconfig as local-cluster.sh writes it (<c>server</c>, <c>certificate-authority-data</c>).</summary>
-    public static string AdminValue(string adminKubeconfig, string key) =>
-        File.ReadLines(adminKubeconfig).Select(l => l.Trim()).First(l => l.StartsWith(key + ":", StringComparison.Ordinal))[(key.Length + 1)..].Trim();
+        Kubeconfig.Write(Server, caData ?? CaData, user, Path.Combine(_dir, $"kubeconfig-{Guid.NewGuid():N}"));
 
     public Task DisposeAsync()
     {
@@ -98,20 +71,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         return ns;
     }
 
-    /// <summary>The real app, in-process, against the real API server with the cachier ServiceAccount's token.</summary>
-    public WebApplicationFactory<Program> App(params (string Key, string Value)[] settings) =>
-        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            b.UseSetting("Cachier:Kubeconfig", CachierKubeconfig);
-            b.UseSetting("Cachier:Resources", Resources);
-            // Real tokens are SenderAuthenticationIntegrationTests' subject, which turns authentication on again.
-            b.UseSetting("Cachier:Authentication:Mode", "None");
-            b.UseSetting("Cachier:ResyncMinInterval", "00:00:00");
-            foreach (var (key, value) in settings)
-            {
-                b.UseSetting(key, value);
-            }
-        });
+    /// <summary>
+    /// The real app, in-process, against the real API server with the cachier ServiceAccount's token; its Kubernetes
+    /// Events are sent. <paramref name="settings"/>: extra <c>Cachier:*</c> settings (keys without the section prefix).
+    /// Real tokens are SenderAuthenticationIntegrationTests' subject, which turns authentication on again.
+    /// </summary>
+    public AppHost App(params (string Key, string Value)[] settings) => App(new AppOptions { Settings = settings });
+
+    /// <summary>The real app against the real API server, as <paramref name="options"/> say (the connection is the fixture's).</summary>
+    public AppHost App(AppOptions options) =>
+        AppHost.Start(options with { Kubeconfig = CachierKubeconfig, Events = KubeEvents.Sent, Settings = [("Resources", Resources), .. options.Settings] });
 
     private const string FooCrd = """
         apiVersion: apiextensions.k8s.io/v1

@@ -43,9 +43,9 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
 
             var ns = await cluster.NamespaceAsync();
             await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25"]));
-            using var app = cluster.App(("Cachier:Kubeconfig", cluster.WriteKubeconfig(credentials)));
+            using var app = cluster.App(("Kubeconfig", cluster.WriteKubeconfig(credentials)));
 
-            var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
+            var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
             Assert.Equal(HttpStatusCode.OK, status);
             Assert.Equal("reconciled", (string)body["outcome"]!["result"]!);
@@ -65,9 +65,9 @@ public sealed class ConnectionIntegrationTests(ClusterFixture cluster) : IDispos
         using var otherCa = SelfSignedCa("not-the-cluster-ca");
         // The ServiceAccount's valid token, but a CA that did not sign the API server's certificate: nothing may be sent.
         var token = (await Kubectl.RunAsync("create token cachier -n cachier-system --duration=10m")).Trim();
-        using var app = cluster.App(("Cachier:Kubeconfig", cluster.WriteKubeconfig($"{{token: {token}}}", Base64(otherCa.ExportCertificatePem()))));
+        using var app = cluster.App(("Kubeconfig", cluster.WriteKubeconfig($"{{token: {token}}}", Base64(otherCa.ExportCertificatePem()))));
 
-        var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("transient", (string)body["outcome"]!["result"]!);

@@ -21,9 +21,9 @@ public sealed class FreezeIntegrationTests(ClusterFixture cluster)
         var forged = real.DeepClone().AsObject();
         forged["metadata"]!["generation"] = 999_999_999;
 
-        var (forgedStatus, _) = await Events.ResourceAsync(client, "update", forged);
+        var (forgedStatus, _) = await CloudEvents.SendResourceAsync(client, "update", forged);
         await cluster.Admin.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.27"]));
-        var (status, body) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal(HttpStatusCode.OK, forgedStatus);
         Assert.Equal(HttpStatusCode.OK, status);

@@ -31,9 +31,9 @@ public sealed partial class MetricsIntegrationTests(ClusterFixture cluster)
         await cluster.Admin.ApplyAsync(Workloads.Deployment(ns, "one", ["nginx:1.27", "redis:7"]));
         await cluster.Admin.RunAsync($"delete images.caching.internal.knative.dev -n {ns} -l controller={two}");
 
-        await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "one");
-        await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "one");
-        await Events.RefAsync(client, "add", "v1", "Secret", ns, "nope");
+        await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "one");
+        await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "one");
+        await CloudEvents.SendRefAsync(client, "add", "v1", "Secret", ns, "nope");
         var resync = await client.PostAsync("/resync", null);
         var after = Parse(await client.GetStringAsync("/metrics"));
 

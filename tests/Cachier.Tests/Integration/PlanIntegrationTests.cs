@@ -34,7 +34,7 @@ public sealed class PlanIntegrationTests(ClusterFixture cluster)
                 uid[name] = (string)(await Kubectl.GetAsync($"deployment/{name}", ns))["metadata"]!["uid"]!;
                 if (name != "missing")
                 {
-                    await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, name);
+                    await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, name);
                 }
             }
         }

@@ -19,7 +19,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         var uid = (string)deployment["metadata"]!["uid"]!;
         using var app = cluster.App();
 
-        var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("reconciled", (string)body["outcome"]!["result"]!);
@@ -51,11 +51,11 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25", "redis:7"]));
         using var app = cluster.App();
         var client = app.CreateClient();
-        await Events.RefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
+        await CloudEvents.SendRefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
         var redis = (await Kubectl.ImagesAsync(ns)).Single(i => (string)i["spec"]!["image"]! == "redis:7");
 
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.27", "redis:7"]));
-        var (status, body) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal((1, 1), ((int)body["outcome"]!["created"]!, (int)body["outcome"]!["deleted"]!));
@@ -76,11 +76,11 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25", "redis:7"]));
         using var app = cluster.App();
         var client = app.CreateClient();
-        await Events.RefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
+        await CloudEvents.SendRefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
         var before = (await Kubectl.ImagesAsync(ns)).ToDictionary(i => (string)i["metadata"]!["name"]!, i => (string)i["metadata"]!["resourceVersion"]!);
 
         await Kubectl.RunAsync($"scale deployment/web --replicas=3 -n {ns}");
-        var (status, body) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal((0, 0, 0, 2), ((int)body["outcome"]!["created"]!, (int)body["outcome"]!["updated"]!,
@@ -96,16 +96,16 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25", "redis:7"]));
         using var app = cluster.App();
         var client = app.CreateClient();
-        await Events.RefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
+        await CloudEvents.SendRefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
         Assert.Equal(2, (await Kubectl.ImagesAsync(ns)).Count);
 
         await Kubectl.RunAsync($"annotate deployment/web cachier.mattmoor.io/decorate=Off -n {ns}");
-        var (_, off) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        var (_, off) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
         Assert.Equal(("disabled", 2), ((string)off["outcome"]!["result"]!, (int)off["outcome"]!["deleted"]!));
         Assert.Empty(await Kubectl.ImagesAsync(ns));
 
         await Kubectl.RunAsync($"annotate deployment/web cachier.mattmoor.io/decorate=true --overwrite -n {ns}");
-        var (_, on) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        var (_, on) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
         Assert.Equal(("reconciled", 2), ((string)on["outcome"]!["result"]!, (int)on["outcome"]!["created"]!));
         Assert.Equal(2, (await Kubectl.ImagesAsync(ns)).Count);
     }
@@ -117,11 +117,11 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.25"]));
         using var app = cluster.App();
         var client = app.CreateClient();
-        await Events.RefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
+        await CloudEvents.SendRefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
         Assert.Single(await Kubectl.ImagesAsync(ns));
 
         await Kubectl.RunAsync($"delete deployment/web -n {ns}");
-        var (status, body) = await Events.RefAsync(client, "delete", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(client, "delete", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal((HttpStatusCode.OK, "deleted"), (status, (string)body["outcome"]!["result"]!));
         // The controller-manager's garbage collector follows the ownerReferences: a watch, bounded by a timeout. The
@@ -138,7 +138,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.CronJob(ns, "nightly", ["backup:2.1", "busybox:1.36"]));
         using var app = cluster.App();
 
-        var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "batch/v1beta1", "CronJob", ns, "nightly", structured: true);
+        var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "batch/v1beta1", "CronJob", ns, "nightly", structured: true);
 
         Assert.Equal((HttpStatusCode.OK, 2), (status, (int)body["outcome"]!["created"]!));
         var images = await Kubectl.ImagesAsync(ns);
@@ -153,7 +153,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.StatefulSet(ns, "db", ["postgres:16"], "db-sa", ["regcred", "mirror"]));
         using var app = cluster.App();
 
-        await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "StatefulSet", ns, "db");
+        await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "StatefulSet", ns, "db");
 
         var image = Assert.Single(await Kubectl.ImagesAsync(ns));
         Assert.Equal("db-sa", (string)image["spec"]!["serviceAccountName"]!);
@@ -167,7 +167,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         await Kubectl.ApplyAsync(Workloads.Foo(ns, "custom", ["ghcr.io/example/foo:1"]));
         using var app = cluster.App();
 
-        var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "example.cachier.dev/v1", "Foo", ns, "custom");
+        var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "example.cachier.dev/v1", "Foo", ns, "custom");
 
         Assert.Equal((HttpStatusCode.OK, "reconciled"), (status, (string)body["outcome"]!["result"]!));
         var image = Assert.Single(await Kubectl.ImagesAsync(ns));
@@ -184,14 +184,14 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
 
         using (var resourceApp = cluster.App())
         {
-            await Events.ResourceAsync(resourceApp.CreateClient(), "add", deployment);
+            await CloudEvents.SendResourceAsync(resourceApp.CreateClient(), "add", deployment);
         }
 
         var viaResource = Snapshot(await Kubectl.ImagesAsync(ns));
         await Kubectl.RunAsync($"delete images.caching.internal.knative.dev --all -n {ns}");
         using (var refApp = cluster.App())
         {
-            await Events.RefAsync(refApp.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
+            await CloudEvents.SendRefAsync(refApp.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
         }
 
         Assert.Equal(3, viaResource.Count);
@@ -208,10 +208,10 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         var generation2 = await Kubectl.GetAsync("deployment/web", ns);
         using var app = cluster.App();
         var client = app.CreateClient();
-        await Events.ResourceAsync(client, "update", generation2);
+        await CloudEvents.SendResourceAsync(client, "update", generation2);
         var before = Snapshot(await Kubectl.ImagesAsync(ns), withVersion: true);
 
-        var (status, body) = await Events.ResourceAsync(client, "add", generation1, structured: false);
+        var (status, body) = await CloudEvents.SendResourceAsync(client, "add", generation1, structured: false);
 
         // The object the event carries is not trusted (SPEC section 5): the current one is read, and it is applied.
         Assert.Equal((HttpStatusCode.OK, "reconciled"), (status, (string)body["outcome"]!["result"]!));
@@ -231,7 +231,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         var clients = new[] { replicaA.CreateClient(), replicaB.CreateClient() };
 
         var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i =>
-            Events.RefAsync(clients[i % 2], "add", "apps/v1", "Deployment", ns, "web", structured: i % 3 == 0)));
+            CloudEvents.SendRefAsync(clients[i % 2], "add", "apps/v1", "Deployment", ns, "web", structured: i % 3 == 0)));
 
         Assert.All(results, r => Assert.Equal(HttpStatusCode.OK, r.Status));
         Assert.Equal(3, results.Sum(r => (int)r.Body["outcome"]!["created"]!));
@@ -256,7 +256,7 @@ public sealed class ReconcileIntegrationTests(ClusterFixture cluster)
         var before = Snapshot(await Kubectl.ImagesAsync(ns), withVersion: true);
         using var app = cluster.App();
 
-        var (status, body) = await Events.RefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
+        var (status, body) = await CloudEvents.SendRefAsync(app.CreateClient(), "add", "apps/v1", "Deployment", ns, "web");
 
         Assert.Equal((HttpStatusCode.OK, "not-owned"), (status, (string)body["outcome"]!["result"]!));
         Assert.Equal(before, Snapshot(await Kubectl.ImagesAsync(ns), withVersion: true));

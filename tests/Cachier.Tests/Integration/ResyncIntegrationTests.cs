@@ -468,7 +468,7 @@ public sealed class ResyncIntegrationTests(ClusterFixture cluster, ITestOutputHe
         if (excludeOthers)
         {
             var all = (await Kubectl.RunAsync("get namespaces -o jsonpath={.items[*].metadata.name}")).Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            settings.AddRange(all.Except(namespaces).Select((ns, i) => ($"Cachier:ExcludedNamespaces:{i}", ns)));
+            settings.AddRange(all.Except(namespaces).Select((ns, i) => ($"ExcludedNamespaces:{i}", ns)));
         }
 
         using var app = cluster.App([.. settings]);

@@ -25,9 +25,9 @@ public sealed class SenderAuthenticationIntegrationTests(ClusterFixture cluster)
         await cluster.Admin.RunAsync($"create serviceaccount sender -n {ns}");
         await cluster.Admin.RunAsync($"create serviceaccount stranger -n {ns}");
         var app = cluster.App(
-            ("Cachier:Authentication:Mode", "KubernetesToken"),
-            ("Cachier:Authentication:Audience", Audience),
-            ("Cachier:Authentication:AllowedSubjects", $"system:serviceaccount:{ns}:sender"));
+            ("Authentication:Mode", "KubernetesToken"),
+            ("Authentication:Audience", Audience),
+            ("Authentication:AllowedSubjects", $"system:serviceaccount:{ns}:sender"));
         return (ns, app.CreateClient(), app);
     }
 
@@ -37,7 +37,7 @@ public sealed class SenderAuthenticationIntegrationTests(ClusterFixture cluster)
     private static async Task<HttpStatusCode> SendAsync(HttpClient client, string ns, string? token)
     {
         client.DefaultRequestHeaders.Authorization = token is null ? null : new AuthenticationHeaderValue("Bearer", token);
-        var (status, _) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "absent");
+        var (status, _) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "absent");
         return status;
     }
 

@@ -1,8 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Cachier.Kubernetes;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Integration;
 
@@ -11,9 +8,6 @@ namespace Cachier.Tests.Integration;
 public sealed class WorkloadEventIntegrationTests(ClusterFixture cluster)
 {
     private Kubectl Kubectl => cluster.Admin;
-
-    private static Task FlushAsync(WebApplicationFactory<Program> app) =>
-        app.Services.GetRequiredService<EventRecorder>().FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
 
     /// <summary>Cachier's Events on the object (the deployment controller writes its own, ScalingReplicaSet).</summary>
     private async Task<List<JsonObject>> EventsOnAsync(string ns, string uid) =>
@@ -30,8 +24,8 @@ public sealed class WorkloadEventIntegrationTests(ClusterFixture cluster)
         using var app = cluster.App();
         var client = app.CreateClient();
 
-        var (status, body) = await Events.RefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
-        await FlushAsync(app);
+        var (status, body) = await CloudEvents.SendRefAsync(client, "add", "apps/v1", "Deployment", ns, "web");
+        await app.FlushEventsAsync();
         var created = Assert.Single(await EventsOnAsync(ns, uid));
         var described = await Kubectl.RunAsync($"describe deployment web -n {ns}");
 
@@ -42,15 +36,15 @@ public sealed class WorkloadEventIntegrationTests(ClusterFixture cluster)
         Assert.Contains("Created 1 Image to cache this workload's container images", described, StringComparison.Ordinal);
 
         // A no-op (nothing changed since the Image was written) tells nothing.
-        (status, body) = await Events.RefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
-        await FlushAsync(app);
+        (status, body) = await CloudEvents.SendRefAsync(client, "update", "apps/v1", "Deployment", ns, "web");
+        await app.FlushEventsAsync();
         Assert.Equal(0, (int)body["outcome"]!["created"]!);
         Assert.Equal((string?)created["metadata"]!["resourceVersion"], (string?)Assert.Single(await EventsOnAsync(ns, uid))["metadata"]!["resourceVersion"]);
 
         // The same change again (the Image deleted behind Cachier's back, the resync repairs it): the Event counts 2.
         await Kubectl.RunAsync($"delete images.caching.internal.knative.dev --all -n {ns}");
         var resync = await client.PostAsync("/resync", null);
-        await FlushAsync(app);
+        await app.FlushEventsAsync();
         var repeated = Assert.Single(await EventsOnAsync(ns, uid));
 
         Assert.Equal(HttpStatusCode.OK, resync.StatusCode);

@@ -166,7 +166,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
         await lab.Admin.RunAsync(["apply", "-f", Path.Combine(Repository.KnativeDir, file)]);
         var template = (await lab.Admin.GetAsync($"services.serving.knative.dev/{service}", SystemNamespace))["spec"]!["template"]!.AsObject();
         var port = FreeLoopbackPort();
-        var api = new Uri(ClusterFixture.AdminValue(lab.Admin.Kubeconfig, "server"));
+        var api = new Uri(Kubeconfig.AdminValue(lab.Admin.Kubeconfig, "server"));
         var served = new Served(lab, service, port, Env(template));
         try
         {

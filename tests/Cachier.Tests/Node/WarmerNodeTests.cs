@@ -3,10 +3,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
 using Cachier.Tests.Integration;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Node;
@@ -74,7 +70,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     public async Task A_missing_image_is_Ready_False_ErrImagePull_and_is_not_retried_within_its_backoff()
     {
         var ns = await lab.NamespaceAsync();
-        await using var warmer = await WarmerHost.StartAsync(lab, ns, ("Cachier:Warmer:RetryBackoff", "01:00:00"), ("Cachier:Warmer:RetryBackoffMax", "01:00:00"));
+        await using var warmer = await WarmerHost.StartAsync(lab, ns, ("Warmer:RetryBackoff", "01:00:00"), ("Warmer:RetryBackoffMax", "01:00:00"));
 
         await CreateImageAsync(ns, "missing", $"{lab.Registry}/lab/missing:1");
 
@@ -285,7 +281,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
     /// <summary>The warmer on a real port, and the ApiServerSource stand-in delivering to it.</summary>
     private sealed class WarmerHost : IAsyncDisposable
     {
-        private readonly WebApplicationFactory<Program> _app;
+        private readonly AppHost _app;
         private readonly string _ns;
         private readonly string _admin;
         private readonly CancellationTokenSource _stop = new();
@@ -293,7 +289,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
 
         private readonly string _url;
 
-        private WarmerHost(WebApplicationFactory<Program> app, string ns, string admin, string url) => (_app, _ns, _admin, _url) = (app, ns, admin, url);
+        private WarmerHost(AppHost app, string ns, string admin, string url) => (_app, _ns, _admin, _url) = (app, ns, admin, url);
 
         public static async Task<WarmerHost> StartAsync(NodeLab lab, string ns, params (string Key, string Value)[] settings) =>
             await StartAsync(lab, ns, true, settings);
@@ -301,25 +297,24 @@ public sealed class WarmerNodeTests(NodeLab lab)
         public static async Task<WarmerHost> StartAsync(NodeLab lab, string ns, bool start, params (string Key, string Value)[] settings)
         {
             var kubeconfig = await WarmerKubeconfigAsync(lab);
-            var app = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+            // Over HTTP on a dynamic loopback port, where the stand-in delivers. Who may send events is
+            // SenderAuthentication*Tests' subject; here the stand-in sends without a token (the host's default).
+            var app = AppHost.Start(new AppOptions
             {
-                b.UseSetting("Cachier:Kubeconfig", kubeconfig);
-                b.UseSetting("Cachier:Role", "warmer");
-                // Who may send events is SenderAuthentication*Tests' subject; here the stand-in sends without a token.
-                b.UseSetting("Cachier:Authentication:Mode", "None");
-                b.UseSetting("Cachier:Warmer:HelperImage", $"{lab.Registry}/lab/busybox:1");
-                b.UseSetting("Cachier:Warmer:ImageSelector", $"cachier-test={ns}");
-                b.UseSetting("Cachier:LogFormat", "simple");
-                foreach (var (key, value) in settings)
-                {
-                    b.UseSetting(key, value);
-                }
+                Kubeconfig = kubeconfig,
+                Events = KubeEvents.Sent,
+                OnLoopbackPort = true,
+                Settings =
+                [
+                    ("Role", "warmer"),
+                    ("Warmer:HelperImage", $"{lab.Registry}/lab/busybox:1"),
+                    ("Warmer:ImageSelector", $"cachier-test={ns}"),
+                    // The shipped minimum between resyncs, not the host's back-to-back default.
+                    ("ResyncMinInterval", "00:01:00"),
+                    .. settings,
+                ],
             });
-            // Over HTTP on a dynamic loopback port: a Listen in code wins over the URL the function makes of $PORT.
-            app.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-            app.StartServer();
-            var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig, url + "/");
+            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig, app.Url!);
             if (start)
             {
                 await host.StartAsync();
@@ -358,7 +353,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
                 await _source;
             }
 
-            await _app.DisposeAsync();
+            _app.Dispose();
             _stop.Dispose();
         }
 
@@ -369,7 +364,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
             await lab.Admin.WaitUntilAllowedAsync("system:serviceaccount:cachier-system:cachier-warmer", "create", "pods");
             var token = (await lab.Admin.RunAsync("create token cachier-warmer -n cachier-system --duration=2h")).Trim();
             var admin = lab.Admin.Kubeconfig;
-            return ClusterFixture.WriteKubeconfig(ClusterFixture.AdminValue(admin, "server"), ClusterFixture.AdminValue(admin, "certificate-authority-data"),
+            return Kubeconfig.Write(Kubeconfig.AdminValue(admin, "server"), Kubeconfig.AdminValue(admin, "certificate-authority-data"),
                 $"{{token: {token}}}", Path.Combine(Path.GetTempPath(), $"cachier-warmer-{Guid.NewGuid():N}.kubeconfig"));
         }
     }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
 using WireMock.Server;
-using static Cachier.Tests.Reliability.Shapes;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Reliability;
 
@@ -37,7 +37,11 @@ public sealed class ApiFaultTests
     }
 
     private static AppHost Start(string url, params (string Key, string Value)[] settings) =>
-        new(url, [("ApiRetries", Retries.ToString(System.Globalization.CultureInfo.InvariantCulture)), .. settings]);
+        Reliable(url, [("ApiRetries", Retries.ToString(System.Globalization.CultureInfo.InvariantCulture)), .. settings]);
+
+    /// <summary>The app against <paramref name="url"/>; a minute for an answer (faults make some slow on purpose).</summary>
+    public static AppHost Reliable(string url, params (string Key, string Value)[] settings) =>
+        AppHost.Start(new AppOptions { ApiServerUrl = url, Settings = settings, ClientTimeout = TimeSpan.FromSeconds(60) });
 
     private static FakeApi WithWeb()
     {
@@ -98,9 +102,9 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1, "Retry-After must be at least one second");
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1, "Retry-After must be at least one second");
         var failing = api.Requests.Where(r => Hits(stage, r)).ToList();
         Assert.InRange(failing.Count, 1, 1 + Retries);
         AssertRetriesFitTheBudget(failing);
@@ -113,7 +117,7 @@ public sealed class ApiFaultTests
         api.ClearLog();
         using var again = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var done = await Events.OutcomeAsync(again, HttpStatusCode.OK);
+        var done = await CloudEvents.OutcomeAsync(again, HttpStatusCode.OK);
         Assert.Equal(("reconciled", 3), ((string?)done["result"], (int?)done["created"]));
         Assert.Equal([$"GET {WebPath}", ListLine, "POST " + FakeApi.ImagesPath(Ns), "POST " + FakeApi.ImagesPath(Ns), "POST " + FakeApi.ImagesPath(Ns)], api.Lines);
         Assert.Equal(WebImages, api.Images(Ns).Select(i => (string)i["spec"]!["image"]!).Order());
@@ -127,13 +131,13 @@ public sealed class ApiFaultTests
     {
         using var api = WithWeb();
         api.Hook = r => r.Path == WebPath ? new Fault(503) : null;
-        using var app = new AppHost(api.Url, ("ApiRetries", retries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        using var app = Reliable(api.Url, ("ApiRetries", retries.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await app.WarmUpAsync();
         api.ClearLog();
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal(attempts, api.Requests.Count);
     }
 
@@ -150,8 +154,8 @@ public sealed class ApiFaultTests
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
         clock.Stop();
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.True(Events.RetryAfterSeconds(response) >= 10, $"Retry-After {Events.RetryAfterSeconds(response)} is shorter than the API server asked for");
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 10, $"Retry-After {CloudEvents.RetryAfterSeconds(response)} is shorter than the API server asked for");
         Assert.Single(api.Requests);
         // Not waited for in-process (that would take 10 s).
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.ElapsedMilliseconds} ms");
@@ -169,8 +173,8 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.InRange(Events.RetryAfterSeconds(response), 20, 31);
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.InRange(CloudEvents.RetryAfterSeconds(response), 20, 31);
         Assert.Single(api.Requests);
     }
 
@@ -195,7 +199,7 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("add", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.OK);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.OK);
         Assert.Equal(3, (int?)outcome["created"]);
         var gets = api.Requests.Where(r => r.Path == WebPath).ToList();
         Assert.Equal(2, gets.Count);
@@ -214,8 +218,8 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.InRange(api.Requests.Count, 1, 1 + Retries);
         AssertRetriesFitTheBudget(api.Requests);
     }
@@ -231,9 +235,9 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.InRange(api.Requests.Count, 1, 1 + Retries);
         // (1 + retries) x 300 ms plus jitter: far below the 10 s the API server would have taken.
         AssertRetriesFitTheBudget(api.Requests, lastWait: TimeSpan.FromMilliseconds(300));
@@ -248,9 +252,9 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.InRange(reset.Requests, 1, 1 + Retries);
         Assert.True(reset.Span < SenderBudget, $"{reset.Requests} attempts took {reset.Span.TotalMilliseconds:0} ms");
     }
@@ -268,9 +272,9 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         var attempts = api.LogEntries.Select(e => e.RequestMessage!.DateTime).Order().ToList();
         Assert.InRange(attempts.Count, 1, 1 + Retries);
         Assert.True(attempts[^1] - attempts[0] < SenderBudget, $"{attempts.Count} attempts took {(attempts[^1] - attempts[0]).TotalMilliseconds:0} ms");
@@ -286,9 +290,9 @@ public sealed class ApiFaultTests
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
         clock.Stop();
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.True(clock.Elapsed < SenderBudget, $"took {clock.ElapsedMilliseconds} ms");
     }
 
@@ -304,7 +308,7 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("add", "apps/v1", "Deployment", Ns, "web");
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         var left = Assert.Single(api.Images(Ns));
         Assert.Equal(ExpectedNames.Image("web", Uid, "img-a:1"), (string?)left["metadata"]!["name"]);
         var firstUid = (string?)left["metadata"]!["uid"];
@@ -314,7 +318,7 @@ public sealed class ApiFaultTests
         api.ClearLog();
         using var again = await app.SendRefAsync("add", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(again, HttpStatusCode.OK);
+        var outcome = await CloudEvents.OutcomeAsync(again, HttpStatusCode.OK);
         Assert.Equal((2, 1), ((int?)outcome["created"], (int?)outcome["unchanged"]));
         var creates = api.Writes.Select(w => (w.Method, (string?)w.Json["metadata"]!["name"])).ToList();
         Assert.Equal([("POST", second), ("POST", ExpectedNames.Image("web", Uid, "img-c:1"))], creates);
@@ -325,7 +329,7 @@ public sealed class ApiFaultTests
         // And once more: steady state, nothing written.
         api.ClearLog();
         using var third = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
-        await Events.OutcomeAsync(third, HttpStatusCode.OK);
+        await CloudEvents.OutcomeAsync(third, HttpStatusCode.OK);
         Assert.Empty(api.Writes);
         Assert.Equal(3, api.Images(Ns).Count);
     }
@@ -342,7 +346,7 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.OK);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.OK);
         Assert.Equal(1, (int?)outcome["updated"]);
         var patches = api.Requests.Where(r => r.Method == "PATCH").ToList();
         Assert.Equal(2, patches.Count);
@@ -364,9 +368,9 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         var patches = api.Requests.Where(r => r.Method == "PATCH").ToList();
         Assert.InRange(patches.Count, 2, 5);
         // Every retry carries the resourceVersion of the read that followed the previous conflict.
@@ -391,7 +395,7 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.OK);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.OK);
         Assert.Equal(1, (int?)outcome["deleted"]);
         var deletes = api.Requests.Where(r => r.Method == "DELETE").ToList();
         Assert.Equal(2, deletes.Count);
@@ -412,8 +416,8 @@ public sealed class ApiFaultTests
 
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
 
-        await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.InRange(api.Requests.Count(r => r.Method == "DELETE"), 2, 5);
         Assert.NotNull(api.Image(Ns, name));
         Assert.Equal(0, app.Services.GetRequiredService<PlanMemo>().Count);
@@ -450,9 +454,9 @@ public sealed class ApiFaultTests
         using var response = await app.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web");
         clock.Stop();
 
-        var outcome = await Events.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
+        var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
-        Assert.True(Events.RetryAfterSeconds(response) >= 1);
+        Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
         Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
         await hang.ClientClosed.WaitAsync(TimeSpan.FromSeconds(5));
     }

@@ -42,11 +42,11 @@ public sealed class ApiServerRestartTests(ClusterFixture cluster, ITestOutputHel
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "api", ["busybox:1.36", "busybox:1.36"], init: ["alpine:3.20"]));
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "db", ["postgres:16"]));
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "lost", ["memcached:1.6", "nginx:1.27"]));
-        using var app = cluster.App(("Cachier:ApiRetries", "2"));
+        using var app = cluster.App(("ApiRetries", "2"));
         var client = app.CreateClient();
 
         // Before the outage: web has its Images; then its image changes, and that event arrives during the outage.
-        Assert.Equal(HttpStatusCode.OK, (await Events.DeliverOnceAsync(client, "add", ns, "web")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await CloudEvents.DeliverOnceAsync(client, "add", ns, "web")).Status);
         await Kubectl.ApplyAsync(Workloads.Deployment(ns, "web", ["nginx:1.27", "redis:7"]));
         var uids = new Dictionary<string, string>();
         foreach (var name in desired.Keys)
@@ -60,7 +60,7 @@ public sealed class ApiServerRestartTests(ClusterFixture cluster, ITestOutputHel
             foreach (var name in desired.Keys)
             {
                 var clock = Stopwatch.StartNew();
-                var (status, retryAfter, body) = await Events.DeliverOnceAsync(client, name == "web" ? "update" : "add", ns, name);
+                var (status, retryAfter, body) = await CloudEvents.DeliverOnceAsync(client, name == "web" ? "update" : "add", ns, name);
                 Assert.True(status == HttpStatusCode.ServiceUnavailable, $"{name} while the API server is down: {(int)status} {body}");
                 Assert.True(retryAfter >= 1, $"{name}: a 503 must carry Retry-After");
                 Assert.Equal("transient", (string?)body["outcome"]?["result"]);
@@ -75,21 +75,21 @@ public sealed class ApiServerRestartTests(ClusterFixture cluster, ITestOutputHel
         // Redelivery (as a Broker would: honouring Retry-After, bounded), twice: the second finds nothing to do.
         foreach (var name in new[] { "web", "api", "db" })
         {
-            var body = await Events.DeliverAsync(client, name == "web" ? "update" : "add", ns, name);
+            var body = await CloudEvents.DeliverAsync(client, name == "web" ? "update" : "add", ns, name);
             Assert.Equal("reconciled", (string?)body["outcome"]!["result"]);
         }
 
         foreach (var name in new[] { "web", "api", "db" })
         {
-            var body = await Events.DeliverAsync(client, "update", ns, name);
+            var body = await CloudEvents.DeliverAsync(client, "update", ns, name);
             Assert.Equal((0, 0), ((int)body["outcome"]!["created"]!, (int)body["outcome"]!["deleted"]!));
         }
 
         // The resync repairs the lost event. Every other namespace is excluded, so it writes nowhere but here.
         var others = (await Kubectl.RunAsync("get namespaces -o name")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(n => n.Trim()["namespace/".Length..]).Where(n => n != ns).ToList();
-        using var resyncer = cluster.App([("Cachier:Resources", "Deployment.v1.apps"),
-            .. others.Select((n, i) => ($"Cachier:ExcludedNamespaces:{i}", n))]);
+        using var resyncer = cluster.App([("Resources", "Deployment.v1.apps"),
+            .. others.Select((n, i) => ($"ExcludedNamespaces:{i}", n))]);
         using var resync = await resyncer.CreateClient().PostAsync("/resync", null);
         var summary = await resync.Content.ReadAsStringAsync();
         Assert.True(resync.StatusCode == HttpStatusCode.OK, summary);

@@ -31,7 +31,7 @@ public sealed record Fault(int Status, TimeSpan? Delay = null, IReadOnlyDictiona
 /// </summary>
 public sealed class FakeApi : IDisposable
 {
-    public const string ImagesRoot = "/apis/caching.internal.knative.dev/v1alpha1";
+    public const string ImagesRoot = ApiPaths.ImagesRoot;
 
     private readonly object _gate = new();
     private readonly Dictionary<(string Ns, string Name), JsonObject> _deployments = [];
@@ -71,9 +71,12 @@ public sealed class FakeApi : IDisposable
 
     public static string DeploymentPath(string ns, string name) => $"/apis/apps/v1/namespaces/{ns}/deployments/{name}";
 
-    public static string ImagesPath(string ns) => $"{ImagesRoot}/namespaces/{ns}/images";
+    public static string ImagesPath(string ns) => ApiPaths.ImagesPath(ns);
 
-    public static string ImagePath(string ns, string name) => $"{ImagesPath(ns)}/{name}";
+    public static string ImagePath(string ns, string name) => ApiPaths.ImagePath(ns, name);
+
+    /// <summary>The writes of Images (<see cref="ApiPaths.IsImageWrite"/>): the Kubernetes Events aside.</summary>
+    public IReadOnlyList<ApiRequest> ImageWrites(string? verb = null) => Requests.Where(r => ApiPaths.IsImageWrite(r.Method, r.Path, verb)).ToList();
 
     public void PutDeployment(JsonObject deployment)
     {
@@ -288,7 +291,7 @@ public sealed class FakeApi : IDisposable
     };
 
     /// <summary>A Kubernetes <c>Status</c> body (the contract tests' builder).</summary>
-    public static JsonObject Status(int code, string? reason = null) => Contract.CachierHost.Status(code, reason);
+    public static JsonObject Status(int code, string? reason = null) => AppHost.Status(code, reason);
 
     private static ResponseMessage Answer(int status, JsonNode body, IReadOnlyDictionary<string, string>? headers)
     {

@@ -116,12 +116,12 @@ public sealed class HostileFixture : IDisposable
         Api = WireMockServer.Start();
         // Any request at all is a failure of the test; answer something that would make it visible too.
         Api.Given(Request.Create().UsingAnyMethod()).AtPriority(100).RespondWith(Response.Create().WithStatusCode(500));
-        Api.Given(Request.Create().WithPath(Contract.CachierHost.DiscoveryPath).UsingGet()).AtPriority(1)
+        Api.Given(Request.Create().WithPath(AppHost.DiscoveryPath).UsingGet()).AtPriority(1)
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(_issuer.Discovery().ToJsonString()));
-        Api.Given(Request.Create().WithPath(Contract.CachierHost.KeysPath).UsingGet()).AtPriority(1)
+        Api.Given(Request.Create().WithPath(AppHost.KeysPath).UsingGet()).AtPriority(1)
             .RespondWith(Response.Create().WithStatusCode(200).WithHeader("Content-Type", "application/json").WithBody(_issuer.Jwks().ToJsonString()));
-        App = new AppHost(Api.Url!);
-        AuthenticatedApp = new AppHost(Api.Url!, Contract.CachierHost.Authenticated(("Authentication:KeysRefreshMinInterval", "01:00:00")));
+        App = ApiFaultTests.Reliable(Api.Url!);
+        AuthenticatedApp = ApiFaultTests.Reliable(Api.Url!, AppHost.Authenticated(("Authentication:KeysRefreshMinInterval", "01:00:00")));
     }
 
     public WireMockServer Api { get; }
@@ -131,9 +131,9 @@ public sealed class HostileFixture : IDisposable
     public AppHost AuthenticatedApp { get; }
 
     /// <summary>Calls other than the reads of the issuer's keys.</summary>
-    public int EventCalls => Api.LogEntries.Count(e => e.RequestMessage!.Path is not (Contract.CachierHost.DiscoveryPath or Contract.CachierHost.KeysPath));
+    public int EventCalls => Api.LogEntries.Count(e => e.RequestMessage!.Path is not (AppHost.DiscoveryPath or AppHost.KeysPath));
 
-    public int KeyReads => Api.LogEntries.Count(e => e.RequestMessage!.Path == Contract.CachierHost.KeysPath);
+    public int KeyReads => Api.LogEntries.Count(e => e.RequestMessage!.Path == AppHost.KeysPath);
 
     public void Dispose()
     {

@@ -7,7 +7,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Cachier.Tests.DeploymentChecks;
 using Xunit.Abstractions;
-using static Cachier.Tests.Reliability.Shapes;
+using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Reliability;
 

@@ -275,7 +275,7 @@ public sealed partial class PropertyTests
             ["id"] = "1",
             ["source"] = "/s",
             ["type"] = "dev.knative.apiserver.resource.update",
-            ["data"] = Shapes.Deployment("web", "0f0e0d0c-0b0a-4909-8807-060504030201", 2, ["nginx:1.25", "redis:7"]),
+            ["data"] = Objects.Deployment("web", "0f0e0d0c-0b0a-4909-8807-060504030201", 2, ["nginx:1.25", "redis:7"]),
         }.ToJsonString());
         var mutations = Gen.Select(Gen.Int[0, resource.Length - 1], Gen.Byte).Array[1, 4];
 

@@ -152,12 +152,12 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         using var api = new FakeApi();
         for (var i = 0; i < InFlight; i++)
         {
-            api.PutDeployment(Shapes.Deployment($"burst-{i}", $"00000000-0000-4000-8000-{i:D12}", 1, [$"img-{i}:1"]));
+            api.PutDeployment(Objects.Deployment($"burst-{i}", $"00000000-0000-4000-8000-{i:D12}", 1, [$"img-{i}:1"]));
         }
 
         for (var i = 0; i < Late; i++)
         {
-            api.PutDeployment(Shapes.Deployment($"late-{i}", $"00000000-0000-4000-9000-{i:D12}", 1, [$"late-{i}:1"]));
+            api.PutDeployment(Objects.Deployment($"late-{i}", $"00000000-0000-4000-9000-{i:D12}", 1, [$"late-{i}:1"]));
         }
 
         // A slow API server: every workload GET takes a second, so the burst is still in flight when SIGTERM arrives.
@@ -179,7 +179,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         });
 
         var burst = Enumerable.Range(0, InFlight)
-            .Select(i => function.Client.SendAsync(Events.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"burst-{i}")))
+            .Select(i => function.Client.SendAsync(CloudEvents.Ref("add", "apps/v1", "Deployment", Objects.Ns, $"burst-{i}")))
             .ToList();
         await allArrived.Task.WaitAsync(TimeSpan.FromSeconds(20));
 
@@ -193,9 +193,9 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         {
             try
             {
-                using var late = await function.Client.SendAsync(Events.Ref("add", "apps/v1", "Deployment", Shapes.Ns, $"late-{i}"));
+                using var late = await function.Client.SendAsync(CloudEvents.Ref("add", "apps/v1", "Deployment", Objects.Ns, $"late-{i}"));
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, late.StatusCode);
-                Assert.True(Events.RetryAfterSeconds(late) >= 1);
+                Assert.True(CloudEvents.RetryAfterSeconds(late) >= 1);
                 answered503++;
             }
             catch (HttpRequestException)
@@ -211,7 +211,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         foreach (var (request, i) in burst.Select((r, i) => (r, i)))
         {
             using var response = await request.WaitAsync(TimeSpan.FromSeconds(20));
-            var outcome = await Events.OutcomeAsync(response, HttpStatusCode.OK);
+            var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.OK);
             Assert.Equal(("reconciled", 1, $"burst-{i}"), ((string?)outcome["result"], (int?)outcome["created"], (string?)outcome["name"]));
         }
 
@@ -220,6 +220,6 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         Assert.All(Enumerable.Range(0, InFlight), i => Assert.Contains($"Deployment {Shapes.Ns}/burst-{i}: reconciled (created 1,", function.Output, StringComparison.Ordinal));
         Assert.DoesNotContain(api.Requests, r => r.Path.Contains("/deployments/late-", StringComparison.Ordinal));
         // Image creates only: the Kubernetes Events about them are POSTs too, written off the reconcile.
-        Assert.Equal(InFlight, api.Requests.Count(r => r.Method == "POST" && r.Path.EndsWith("/images", StringComparison.Ordinal)));
+        Assert.Equal(InFlight, api.ImageWrites("POST").Count);
     }
 }

@@ -2,10 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Integration;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Source;
 
@@ -82,13 +78,9 @@ public sealed class SourceClusterTests(ClusterFixture cluster)
     public async Task The_stand_in_drives_the_real_function_from_create_to_update_to_delete_with_no_hand_sent_event()
     {
         var ns = await cluster.NamespaceAsync();
-        using var app = cluster.App();
-        // Over HTTP on a dynamic loopback port, as Knative would reach it. A Listen in code wins over the URLs the
-        // function sets from $PORT; the address Kestrel bound is read back.
-        app.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
-        app.StartServer();
-        var url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        await using var standIn = new StandIn("--kubeconfig", Kubectl.Kubeconfig, "--sink", url + "/",
+        // Over HTTP on a dynamic loopback port, as Knative would reach it.
+        using var app = cluster.App(new AppOptions { OnLoopbackPort = true });
+        await using var standIn = new StandIn("--kubeconfig", Kubectl.Kubeconfig, "--sink", app.Url!,
             "--mode", "Reference", "--namespace", ns, "--resource", "Deployment.v1.apps");
         await standIn.WatchingAsync();
 

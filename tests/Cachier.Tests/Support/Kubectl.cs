@@ -46,13 +46,16 @@ public sealed class Kubectl
 
     private readonly TimeSpan _runTimeout;
     private readonly string[] _common;
+    private readonly string? _workingDirectory;
 
     /// <param name="kubeconfig">The cluster to talk to.</param>
     /// <param name="runTimeout">How long one run may take (default 12 minutes: a <c>wait --timeout=600s</c> must fit).</param>
     /// <param name="requestTimeout">kubectl's own bound per API request, when one is wanted.</param>
-    public Kubectl(string kubeconfig, TimeSpan? runTimeout = null, string? requestTimeout = null)
+    /// <param name="workingDirectory">Where kubectl runs (relative paths); default the repository root.</param>
+    public Kubectl(string kubeconfig, TimeSpan? runTimeout = null, string? requestTimeout = null, string? workingDirectory = null)
     {
         Kubeconfig = kubeconfig;
+        _workingDirectory = workingDirectory;
         _runTimeout = runTimeout ?? TimeSpan.FromMinutes(12);
         _common = requestTimeout is null ? ["--kubeconfig", kubeconfig] : ["--kubeconfig", kubeconfig, $"--request-timeout={requestTimeout}"];
     }
@@ -91,7 +94,7 @@ public sealed class Kubectl
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Repository.Root,
+            WorkingDirectory = _workingDirectory ?? Repository.Root,
         };
         foreach (var arg in _common.Concat(args))
         {
@@ -147,9 +150,11 @@ public sealed class Kubectl
     /// </summary>
     public Task<string> RunAsync(string words, string? stdin = null, bool check = true) => RunAsync(Words(words), stdin, check);
 
-    public async Task<(int Code, string Stdout, string Stderr)> TryRunAsync(string words, string? stdin = null)
+    public Task<(int Code, string Stdout, string Stderr)> TryRunAsync(string words, string? stdin = null) => TryRunAsync(Words(words), stdin);
+
+    public async Task<(int Code, string Stdout, string Stderr)> TryRunAsync(IEnumerable<string> args, string? stdin = null)
     {
-        var result = await ExecAsync(Words(words), stdin);
+        var result = await ExecAsync(args, stdin);
         return (result.ExitCode, result.Stdout, result.Stderr);
     }
 

@@ -1,63 +1,39 @@
 using System.Text.Json.Nodes;
 
-namespace Cachier.Tests.Integration;
+namespace Cachier.Tests.Support;
 
-/// <summary>Workload manifests for the tests, and the SPEC's naming rule computed independently of the product.</summary>
+/// <summary>Workload manifests to create on the real API server (it gives uids and generations; Objects builds what a fake serves).</summary>
 public static class Workloads
 {
     public static string Deployment(string ns, string name, string[] images, string[]? init = null,
         string? decorate = null, string? serviceAccount = null, string[]? pullSecrets = null, int replicas = 1) =>
-        new JsonObject
+        Manifest("apps/v1", "Deployment", ns, name, decorate, new JsonObject
         {
-            ["apiVersion"] = "apps/v1",
-            ["kind"] = "Deployment",
-            ["metadata"] = Metadata(ns, name, decorate),
-            ["spec"] = new JsonObject
-            {
-                ["replicas"] = replicas,
-                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
-                ["template"] = Template(name, images, init, serviceAccount, pullSecrets),
-            },
-        }.ToJsonString();
+            ["replicas"] = replicas,
+            ["selector"] = Selector(name),
+            ["template"] = Template(name, images, init, serviceAccount, pullSecrets),
+        }).ToJsonString();
 
     public static string StatefulSet(string ns, string name, string[] images, string serviceAccount, string[] pullSecrets) =>
-        new JsonObject
+        Manifest("apps/v1", "StatefulSet", ns, name, null, new JsonObject
         {
-            ["apiVersion"] = "apps/v1",
-            ["kind"] = "StatefulSet",
-            ["metadata"] = Metadata(ns, name, null),
-            ["spec"] = new JsonObject
-            {
-                ["serviceName"] = name,
-                ["selector"] = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } },
-                ["template"] = Template(name, images, null, serviceAccount, pullSecrets),
-            },
-        }.ToJsonString();
+            ["serviceName"] = name,
+            ["selector"] = Selector(name),
+            ["template"] = Template(name, images, null, serviceAccount, pullSecrets),
+        }).ToJsonString();
 
     public static string CronJob(string ns, string name, string[] images) =>
-        new JsonObject
+        Manifest("batch/v1beta1", "CronJob", ns, name, null, new JsonObject
         {
-            ["apiVersion"] = "batch/v1beta1",
-            ["kind"] = "CronJob",
-            ["metadata"] = Metadata(ns, name, null),
-            ["spec"] = new JsonObject
+            ["schedule"] = "*/5 * * * *",
+            ["jobTemplate"] = new JsonObject
             {
-                ["schedule"] = "*/5 * * * *",
-                ["jobTemplate"] = new JsonObject
-                {
-                    ["spec"] = new JsonObject { ["template"] = Template(name, images, null, null, null, "OnFailure") },
-                },
+                ["spec"] = new JsonObject { ["template"] = Template(name, images, null, null, null, "OnFailure") },
             },
-        }.ToJsonString();
+        }).ToJsonString();
 
     public static string Foo(string ns, string name, string[] images) =>
-        new JsonObject
-        {
-            ["apiVersion"] = "example.cachier.dev/v1",
-            ["kind"] = "Foo",
-            ["metadata"] = Metadata(ns, name, null),
-            ["spec"] = new JsonObject { ["template"] = Template(name, images, null, null, null) },
-        }.ToJsonString();
+        Manifest("example.cachier.dev/v1", "Foo", ns, name, null, new JsonObject { ["template"] = Template(name, images, null, null, null) }).ToJsonString();
 
     /// <summary>
     /// A workload of any kind the tests watch that starts no pod (replicas 0, parallelism 0, suspended; a DaemonSet
@@ -66,7 +42,7 @@ public static class Workloads
     public static JsonObject Idle(string kind, string ns, string name, string[] images, string[]? init = null,
         string? decorate = null, string? serviceAccount = null, string[]? pullSecrets = null)
     {
-        var selector = new JsonObject { ["matchLabels"] = new JsonObject { ["app"] = name } };
+        var selector = Selector(name);
         var (apiVersion, spec) = kind switch
         {
             "Deployment" or "ReplicaSet" => ("apps/v1", new JsonObject
@@ -103,8 +79,13 @@ public static class Workloads
             }),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no idle shape for this kind"),
         };
-        return new JsonObject { ["apiVersion"] = apiVersion, ["kind"] = kind, ["metadata"] = Metadata(ns, name, decorate), ["spec"] = spec };
+        return Manifest(apiVersion, kind, ns, name, decorate, spec);
     }
+
+    private static JsonObject Manifest(string apiVersion, string kind, string ns, string name, string? decorate, JsonObject spec) =>
+        new() { ["apiVersion"] = apiVersion, ["kind"] = kind, ["metadata"] = Metadata(ns, name, decorate), ["spec"] = spec };
+
+    private static JsonObject Selector(string name) => new() { ["matchLabels"] = new JsonObject { ["app"] = name } };
 
     private static JsonObject Metadata(string ns, string name, string? decorate)
     {

@@ -1,9 +1,13 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 
-namespace Cachier.Tests.Contract;
+namespace Cachier.Tests.Support;
 
-/// <summary>API objects as the API server serves them, and the Images the SPEC (section 4) says Cachier writes.</summary>
+/// <summary>
+/// The tests' one builder of API objects as the API server serves them (for a fake API server: uids, resourceVersions,
+/// generations), the Images the SPEC (section 4) says Cachier writes, and the assertions on what it wrote.
+/// Manifests to create on the real API server are Workloads'.
+/// </summary>
 public static class Objects
 {
     public const string Ns = "demo";
@@ -76,8 +80,8 @@ public static class Objects
     }
 
     public static JsonObject Deployment(string name, string uid, long generation, string[] containers, string[]? initContainers = null,
-        string? serviceAccount = null, string[]? pullSecrets = null, string? decorate = null, JsonObject? controlledBy = null, bool typed = true) =>
-        Workload("apps/v1", "Deployment", name, uid, generation, containers, initContainers, serviceAccount, pullSecrets, decorate, controlledBy, typed: typed);
+        string? serviceAccount = null, string[]? pullSecrets = null, string? decorate = null, JsonObject? controlledBy = null, bool typed = true, string ns = Ns) =>
+        Workload("apps/v1", "Deployment", name, uid, generation, containers, initContainers, serviceAccount, pullSecrets, decorate, controlledBy, ns, typed);
 
     public static JsonObject ControllerRef(string apiVersion, string kind, string name, string uid) => new()
     {
@@ -97,19 +101,23 @@ public static class Objects
         [ManagedBy] = "cachier",
     };
 
-    /// <summary>An Image as the API server lists it.</summary>
-    public static JsonObject Image(string name, string imageUid, string resourceVersion, string image, IReadOnlyDictionary<string, string> labels,
+    /// <summary>An Image as the API server lists it (uid and resourceVersion null: left to a stateful fake to assign).</summary>
+    public static JsonObject Image(string name, string? imageUid, string? resourceVersion, string image, IReadOnlyDictionary<string, string> labels,
         JsonObject? owner, string? serviceAccount = null, string[]? pullSecrets = null, string ns = Ns)
     {
-        var metadata = new JsonObject
+        var metadata = new JsonObject { ["name"] = name, ["namespace"] = ns };
+        if (imageUid is not null)
         {
-            ["name"] = name,
-            ["namespace"] = ns,
-            ["uid"] = imageUid,
-            ["resourceVersion"] = resourceVersion,
-            ["generation"] = 1,
-            ["labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value))),
-        };
+            metadata["uid"] = imageUid;
+        }
+
+        if (resourceVersion is not null)
+        {
+            metadata["resourceVersion"] = resourceVersion;
+        }
+
+        metadata["generation"] = 1;
+        metadata["labels"] = new JsonObject(labels.Select(l => KeyValuePair.Create(l.Key, (JsonNode?)l.Value)));
         if (owner is not null)
         {
             metadata["ownerReferences"] = new JsonArray(owner.DeepClone());
@@ -145,6 +153,14 @@ public static class Objects
             pod["imagePullSecrets"]?.AsArray().Select(s => (string)s!["name"]!).ToArray(), (string)workload["metadata"]!["namespace"]!);
     }
 
+    /// <summary>
+    /// The Image Cachier writes for <paramref name="image"/> of Deployment <paramref name="workloadName"/> at
+    /// <paramref name="generation"/>, for seeding a stateful fake API server (which assigns uid and resourceVersion).
+    /// </summary>
+    public static JsonObject OurImage(string workloadName, string uid, long generation, string image, string? serviceAccount = null) =>
+        Image(ExpectedNames.Image(workloadName, uid, image), null, null, image, OurLabels(uid, generation),
+            ControllerRef("apps/v1", "Deployment", workloadName, uid), serviceAccount);
+
     public static JsonObject Owner(JsonObject workload)
     {
         var (name, uid, _) = Identity(workload);
@@ -171,7 +187,7 @@ public static class Objects
         var (name, uid, generation) = Identity(workload);
         var ns = (string)workload["metadata"]!["namespace"]!;
         Assert.Equal("POST", call.Method);
-        Assert.Equal(CachierHost.ImagesPath(ns), call.Path);
+        Assert.Equal(AppHost.ImagesPath(ns), call.Path);
         Assert.Equal("", call.Query);
         Assert.StartsWith("application/json", call.ContentType);
 
@@ -202,7 +218,7 @@ public static class Objects
     public static JsonObject AssertPatches(ApiCall call, string imageName, string resourceVersion, string uid, long generation, string ns = Ns)
     {
         Assert.Equal("PATCH", call.Method);
-        Assert.Equal(CachierHost.ImagePath(ns, imageName), call.Path);
+        Assert.Equal(AppHost.ImagePath(ns, imageName), call.Path);
         Assert.StartsWith("application/merge-patch+json", call.ContentType);
         var body = call.Json;
         var metadata = body["metadata"]!.AsObject();
@@ -215,7 +231,7 @@ public static class Objects
     public static void AssertDeletes(ApiCall call, string imageName, string imageUid, string resourceVersion, string ns = Ns)
     {
         Assert.Equal("DELETE", call.Method);
-        Assert.Equal(CachierHost.ImagePath(ns, imageName), call.Path);
+        Assert.Equal(AppHost.ImagePath(ns, imageName), call.Path);
         var preconditions = call.Json["preconditions"]!.AsObject();
         Assert.Equal(imageUid, (string?)preconditions["uid"]);
         Assert.Equal(resourceVersion, (string?)preconditions["resourceVersion"]);

@@ -2,20 +2,26 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Cachier.Bench;
+namespace Cachier.Bench.Support;
 
-/// <summary>A function process the bench started: its output goes to a log file; stopped with SIGTERM, by its own pid.</summary>
-public sealed partial class ServiceProcess : IAsyncDisposable
+/// <summary>
+/// The one way the bench starts a server process (the function, AOT or <c>dotnet cachier.dll</c>, or the echo baseline):
+/// a clean environment, its output to a log file, ready when <c>/health/readiness</c> answers, stopped with SIGTERM by its
+/// own pid, as Knative stops it.
+/// </summary>
+public sealed partial class FunctionProcess : IAsyncDisposable
 {
     private const int SigTerm = 15;
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private readonly string _logPath;
     private readonly Lock _logGate = new();
 
-    private ServiceProcess(Process process, StreamWriter log, int port)
+    private FunctionProcess(Process process, StreamWriter log, string logPath, int port)
     {
         _process = process;
         _log = log;
+        _logPath = logPath;
         Port = port;
         Url = new Uri($"http://127.0.0.1:{port}/");
     }
@@ -29,22 +35,27 @@ public sealed partial class ServiceProcess : IAsyncDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <paramref name="fileName"/> now; the caller takes the time just before this call.</summary>
-    public static ServiceProcess Start(string fileName, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, int port, string logPath)
+    /// <param name="environment">The process's settings; <c>PORT</c> among them, set to <paramref name="port"/>.</param>
+    /// <param name="workingDirectory">Where it runs (its content root); default the directory of <paramref name="fileName"/>.</param>
+    public static FunctionProcess Start(string fileName, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, int port, string logPath,
+        string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(fileName))!,
+            WorkingDirectory = workingDirectory ?? Path.GetDirectoryName(Path.GetFullPath(fileName))!,
         };
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        // What `dotnet run` or the SDK may have left in our environment must not reach the function.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase)).ToList())
+        // What `dotnet run`, the SDK or the shell may have left in our environment must not reach the function; nor may
+        // an in-cluster address: it runs outside the cluster, whatever the shell says.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("DOTNET_", StringComparison.Ordinal) || k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)
+            || k.StartsWith("MSBuild", StringComparison.OrdinalIgnoreCase) || k == "KUBERNETES_SERVICE_HOST").ToList())
         {
             info.Environment.Remove(key);
         }
@@ -56,13 +67,13 @@ public sealed partial class ServiceProcess : IAsyncDisposable
 
         var log = new StreamWriter(logPath, append: true) { AutoFlush = false };
         var process = new Process { StartInfo = info };
-        var service = new ServiceProcess(process, log, port);
-        process.OutputDataReceived += (_, e) => service.Write(e.Data);
-        process.ErrorDataReceived += (_, e) => service.Write(e.Data);
+        var function = new FunctionProcess(process, log, logPath, port);
+        process.OutputDataReceived += (_, e) => function.Write(e.Data);
+        process.ErrorDataReceived += (_, e) => function.Write(e.Data);
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return service;
+        return function;
     }
 
     /// <summary>Polls readiness until it answers 200 (bounded).</summary>
@@ -73,7 +84,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         {
             if (HasExited)
             {
-                throw new InvalidOperationException($"{_process.StartInfo.FileName} exited with {_process.ExitCode} before it was ready");
+                throw new InvalidOperationException($"{_process.StartInfo.FileName} exited with {_process.ExitCode} before it was ready; see {_logPath}");
             }
 
             try
@@ -92,7 +103,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
             await Task.Delay(10);
         }
 
-        throw new TimeoutException($"{_process.StartInfo.FileName} not ready within {timeout}");
+        throw new TimeoutException($"{_process.StartInfo.FileName} not ready within {timeout}; see {_logPath}");
     }
 
     /// <summary>VmRSS, VmHWM, RssAnon and RssFile from /proc/PID/status, in KiB.</summary>
@@ -101,21 +112,29 @@ public sealed partial class ServiceProcess : IAsyncDisposable
     /// <summary>User + system CPU time of the process so far.</summary>
     public TimeSpan CpuTime => Proc.CpuTime(Pid);
 
-    public async Task StopAsync()
+    /// <summary>SIGTERM, as Knative scales down; the exit code once it has exited (within <paramref name="bound"/>).</summary>
+    public async Task<int> TerminateAsync(TimeSpan bound)
     {
         if (!_process.HasExited)
         {
             _ = Kill(_process.Id, SigTerm);
-            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            try
-            {
-                await _process.WaitForExitAsync(wait.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill();
-                await _process.WaitForExitAsync();
-            }
+            await _process.WaitForExitAsync().WaitAsync(bound);
+        }
+
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGTERM; SIGKILL when it has not exited within 10 seconds.</summary>
+    public async Task StopAsync()
+    {
+        try
+        {
+            await TerminateAsync(TimeSpan.FromSeconds(10));
+        }
+        catch (TimeoutException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
         }
 
         lock (_logGate)
