@@ -217,7 +217,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
 
         Assert.Equal(0, await function.ExitCodeAsync(TimeSpan.FromSeconds(20)));
         // The log is written in batches off the request path: each in-flight event's line still reached stdout before the exit.
-        Assert.All(Enumerable.Range(0, InFlight), i => Assert.Contains($"Deployment {Shapes.Ns}/burst-{i}: reconciled (created 1,", function.Output, StringComparison.Ordinal));
+        Assert.All(Enumerable.Range(0, InFlight), i => Assert.Contains($"Deployment {Objects.Ns}/burst-{i}: reconciled (created 1,", function.Output, StringComparison.Ordinal));
         Assert.DoesNotContain(api.Requests, r => r.Path.Contains("/deployments/late-", StringComparison.Ordinal));
         // Image creates only: the Kubernetes Events about them are POSTs too, written off the reconcile.
         Assert.Equal(InFlight, api.ImageWrites("POST").Count);
