@@ -77,35 +77,39 @@ public sealed class KubeConnection : IDisposable
         }
     }
 
-    /// <summary>In-cluster when KUBERNETES_SERVICE_HOST is set; else a plain URL, the configured kubeconfig, $KUBECONFIG or ~/.kube/config.</summary>
+    /// <summary>Where the connection comes from, first match wins.</summary>
+    public enum Source { Url, Kubeconfig, InCluster, DefaultKubeconfig }
+
+    /// <summary>
+    /// A plain URL; else a kubeconfig given explicitly (<c>Cachier:Kubeconfig</c>, <c>cachier plan --kubeconfig</c>), even
+    /// inside a pod, as with kubectl; else in-cluster when KUBERNETES_SERVICE_HOST is set; else $KUBECONFIG or ~/.kube/config.
+    /// </summary>
+    public static Source SourceOf(CachierOptions options, bool inCluster) =>
+        !string.IsNullOrEmpty(options.ApiServerUrl) ? Source.Url
+        : !string.IsNullOrEmpty(options.Kubeconfig) ? Source.Kubeconfig
+        : inCluster ? Source.InCluster
+        : Source.DefaultKubeconfig;
+
     public static KubeConnection FromOptions(CachierOptions options)
     {
-        KubernetesClientConfiguration config;
-        if (!string.IsNullOrEmpty(options.ApiServerUrl))
+        var config = SourceOf(options, KubernetesClientConfiguration.IsInCluster()) switch
         {
-            config = new KubernetesClientConfiguration { Host = options.ApiServerUrl };
-        }
-        else if (KubernetesClientConfiguration.IsInCluster())
-        {
-            config = KubernetesClientConfiguration.InClusterConfig();
-        }
-        else
-        {
-            var path = options.Kubeconfig
-                ?? Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator).FirstOrDefault(p => p.Length > 0)
-                ?? KubernetesClientConfiguration.KubeConfigDefaultLocation;
-            if (!File.Exists(path))
-            {
-                throw new InvalidOperationException(
-                    $"No Kubernetes connection: not in a cluster (KUBERNETES_SERVICE_HOST unset) and kubeconfig '{path}' does not exist. Set KUBECONFIG or Cachier__Kubeconfig.");
-            }
-
-            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path);
-        }
+            Source.Url => new KubernetesClientConfiguration { Host = options.ApiServerUrl },
+            Source.Kubeconfig => FromFile(options.Kubeconfig!),
+            Source.InCluster => KubernetesClientConfiguration.InClusterConfig(),
+            _ => FromFile(Environment.GetEnvironmentVariable("KUBECONFIG")?.Split(Path.PathSeparator).FirstOrDefault(p => p.Length > 0)
+                ?? KubernetesClientConfiguration.KubeConfigDefaultLocation),
+        };
 
         // Each call has its own timeout (Cachier:ApiTimeout); the HttpClient's is only the backstop.
         return new KubeConnection(config, options.ApiTimeout + TimeSpan.FromSeconds(5));
     }
+
+    private static KubernetesClientConfiguration FromFile(string path) =>
+        File.Exists(path)
+            ? KubernetesClientConfiguration.BuildConfigFromConfigFile(path)
+            : throw new InvalidOperationException(
+                $"No Kubernetes connection: kubeconfig '{path}' does not exist. Set KUBECONFIG or Cachier__Kubeconfig, or run in a cluster (KUBERNETES_SERVICE_HOST).");
 
     /// <summary>The API server's address without a trailing slash: API paths are appended to it.</summary>
     public string BaseUrl { get; }

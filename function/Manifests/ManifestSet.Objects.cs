@@ -62,11 +62,18 @@ public static partial class ManifestSet
         { "metadata", Metadata(name, ns, app) },
     };
 
-    private static YamlMap ClusterRole(string name, string app, YamlSeq rules) => new()
+    /// <summary>
+    /// The name of a cluster-scoped object of the install in <paramref name="ns"/>: suffixed with the namespace outside the
+    /// default one, so that a second install in another namespace does not take over the first one's ClusterRoles.
+    /// </summary>
+    private static string ClusterScoped(string name, string ns) =>
+        ns == ManifestOptions.DefaultNamespace || name.StartsWith("system:", StringComparison.Ordinal) ? name : $"{name}-{ns}";
+
+    private static YamlMap ClusterRole(string name, string app, string ns, YamlSeq rules) => new()
     {
         { "apiVersion", "rbac.authorization.k8s.io/v1" },
         { "kind", "ClusterRole" },
-        { "metadata", Metadata(name, null, app) },
+        { "metadata", Metadata(ClusterScoped(name, ns), null, app) },
         { "rules", rules },
     };
 
@@ -87,8 +94,8 @@ public static partial class ManifestSet
     {
         { "apiVersion", "rbac.authorization.k8s.io/v1" },
         { "kind", "ClusterRoleBinding" },
-        { "metadata", Metadata(name, null, app) },
-        { "roleRef", new YamlMap { { "apiGroup", "rbac.authorization.k8s.io" }, { "kind", "ClusterRole" }, { "name", role } } },
+        { "metadata", Metadata(ClusterScoped(name, ns), null, app) },
+        { "roleRef", new YamlMap { { "apiGroup", "rbac.authorization.k8s.io" }, { "kind", "ClusterRole" }, { "name", ClusterScoped(role, ns) } } },
         { "subjects", new YamlSeq { new YamlMap { { "kind", "ServiceAccount" }, { "name", serviceAccount }, { "namespace", ns } } } },
     };
 

@@ -44,7 +44,7 @@ public static partial class ManifestSet
                 watched kind in a resync (list, cluster-wide); it reads, creates, patches and deletes Images. No watch
                 (the ApiServerSource watches for it), no Secrets, no wildcards: the original cachier ran as cluster-admin.
                 """.TrimEnd(),
-                ClusterRole(Name, Name, rules)),
+                ClusterRole(Name, Name, ns, rules)),
             new(null, ClusterRoleBinding(Name, Name, Name, ns)),
             new("""
                 Sender authentication (SPEC section 6): Cachier checks the sources' tokens against the public keys

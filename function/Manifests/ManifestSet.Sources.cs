@@ -30,7 +30,7 @@ public static partial class ManifestSet
                 adapter). Nothing else; it never reads the objects' contents for Cachier (mode Reference).
                 """.TrimEnd(),
                 ServiceAccount(SourceName, ns, Name)),
-            new(null, ClusterRole(SourceName, Name, rules)),
+            new(null, ClusterRole(SourceName, Name, ns, rules)),
             new(null, ClusterRoleBinding(SourceName, SourceName, Name, ns)),
             new(null, Resource("sources.knative.dev/v1", "ApiServerSource", Name, ns, Name, new YamlMap
             {

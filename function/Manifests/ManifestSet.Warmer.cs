@@ -32,7 +32,7 @@ public static partial class ManifestSet
                 Exactly the calls the warmer sends (function/Kubernetes/KubeApi.Warm.cs). No Secrets (the kubelet reads the
                 pull secrets a pull pod names), no pods/exec, no nodes/proxy, no container runtime socket.
                 """.TrimEnd(),
-                ClusterRole(WarmerName, WarmerName, rules)),
+                ClusterRole(WarmerName, WarmerName, ns, rules)),
             new(null, ClusterRoleBinding(WarmerName, WarmerName, WarmerName, ns)),
             new("Sender authentication (SPEC section 6), as for Cachier: the warmer reads the cluster's\nservice-account issuer keys from the API server's OIDC discovery paths.",
                 IssuerDiscoveryBinding($"{WarmerName}-issuer-discovery", WarmerName, WarmerName, ns)),
@@ -68,7 +68,7 @@ public static partial class ManifestSet
                 memoryComment: "A pass holds the cluster's Images, nodes and pull pods in memory (a few hundred bytes each).")),
             new("The events that drive the warmer: every Image, every Node and the warmer's own pull pods (by label).",
                 ServiceAccount(WarmerSourceName, ns, WarmerName)),
-            new(null, ClusterRole(WarmerSourceName, WarmerName, new YamlSeq
+            new(null, ClusterRole(WarmerSourceName, WarmerName, ns, new YamlSeq
             {
                 Rule(ApiAccess.ImagesGroup, ["images"], ApiAccess.SourceVerbs),
                 Rule("", ["nodes", "pods"], ApiAccess.SourceVerbs),

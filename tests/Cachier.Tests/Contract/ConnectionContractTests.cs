@@ -108,6 +108,14 @@ public sealed class ConnectionContractTests : IDisposable
         Assert.Contains($"kubeconfig '{path}' does not exist", e.ToString());
     }
 
+    [Theory]
+    [InlineData("https://api.example:6443", "ops.yaml", true, KubeConnection.Source.Url)]
+    [InlineData(null, "ops.yaml", true, KubeConnection.Source.Kubeconfig)]
+    [InlineData(null, null, true, KubeConnection.Source.InCluster)]
+    [InlineData(null, null, false, KubeConnection.Source.DefaultKubeconfig)]
+    public void A_kubeconfig_given_explicitly_wins_over_the_pods_own_credentials(string? url, string? kubeconfig, bool inCluster, KubeConnection.Source expected) =>
+        Assert.Equal(expected, KubeConnection.SourceOf(new CachierOptions { ApiServerUrl = url, Kubeconfig = kubeconfig }, inCluster));
+
     private KubeConnection FromKubeconfig(string user)
     {
         var path = Path.Combine(_dir.FullName, "kubeconfig");

@@ -58,6 +58,33 @@ public sealed class GeneratedManifestsTests
         Assert.Contains("audience: serving.knative.dev/service/images/cachier\n", output);
     }
 
+    [Fact]
+    public void Installs_in_two_namespaces_share_no_cluster_scoped_name_and_each_binding_names_its_own_role()
+    {
+        var first = ClusterScoped(Run().Output);
+        var second = ClusterScoped(Run("--namespace=images").Output);
+
+        Assert.Equal(10, first.Count);
+        Assert.Equal(first.Count, second.Count);
+        Assert.Empty(first.Select(o => o.Name).Intersect(second.Select(o => o.Name)));
+        Assert.Contains(("ClusterRole", "cachier"), first.Select(o => (o.Kind, o.Name)));
+        foreach (var install in new[] { first, second })
+        {
+            var roles = install.Where(o => o.Kind == "ClusterRole").Select(o => o.Name).ToHashSet();
+            Assert.All(install.Where(o => o.Kind == "ClusterRoleBinding"), b => Assert.True(
+                roles.Contains(b.Role!) || b.Role!.StartsWith("system:", StringComparison.Ordinal), $"{b.Name} binds {b.Role}, which is not in the install"));
+        }
+    }
+
+    /// <summary>The ClusterRoles and ClusterRoleBindings of an output: kind, name and (for a binding) the role it names.</summary>
+    private static List<(string Kind, string Name, string? Role)> ClusterScoped(string output) =>
+        output.Split("\n---\n")
+            .Select(d => System.Text.RegularExpressions.Regex.Match(d,
+                @"^kind: (ClusterRole(?:Binding)?)\nmetadata:\n  name: (\S+)\n(?:[\s\S]*\nroleRef:\n(?:  .*\n)*?  name: (\S+)\n)?", System.Text.RegularExpressions.RegexOptions.Multiline))
+            .Where(m => m.Success)
+            .Select(m => (m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Success ? m.Groups[3].Value : null))
+            .ToList();
+
     [Theory]
     [InlineData("--resource=deployments")]
     [InlineData("--part=everything")]
