@@ -46,6 +46,10 @@ public sealed class BenchCluster(Kubectl admin)
                     ["rules"] = new JsonArray(
                         Rule("apps", ["deployments", "replicasets", "statefulsets", "daemonsets"], ["get", "list"]),
                         Rule("batch", ["jobs", "cronjobs"], ["get", "list"]),
+                        // blockOwnerDeletion on an Image's owner reference, where OwnerReferencesPermissionEnforcement is on
+                        // (local-cluster.sh turns it on), as knative/service.yaml grants it.
+                        Rule("apps", ["deployments/finalizers", "replicasets/finalizers", "statefulsets/finalizers", "daemonsets/finalizers"], ["update"]),
+                        Rule("batch", ["jobs/finalizers", "cronjobs/finalizers"], ["update"]),
                         Rule("caching.internal.knative.dev", ["images"], ["get", "list", "create", "update", "patch", "delete", "deletecollection"])),
                 },
                 new JsonObject
