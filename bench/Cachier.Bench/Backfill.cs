@@ -89,7 +89,8 @@ public static class Backfill
         }
 
         var marker = await cluster.AuditMarkerAsync(ns);
-        var entries = await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(60));
+        // Kubernetes Events about the first resync's creates are written in the background and may still arrive.
+        var (entries, _) = AuditSummary.WithoutEventWrites(await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(60)));
         var summary = JsonNode.Parse(body)!;
         var created = summary["created"]?.GetValue<int>() ?? 0;
         var seconds = clock.Elapsed.TotalSeconds;

@@ -123,6 +123,18 @@ public sealed class AuditLog : IDisposable
 
 public static class AuditSummary
 {
+    /// <summary>
+    /// The calls an event or a resync needed, apart from the Kubernetes Events (core/v1 <c>events</c>) Cachier writes about
+    /// them: those are notes queued off the reconcile (SPEC 5), written one at a time in the background, and may land in a
+    /// later scenario's window.
+    /// </summary>
+    public static (List<AuditEntry> Calls, int EventWrites) WithoutEventWrites(IEnumerable<AuditEntry> entries)
+    {
+        var all = entries.ToList();
+        var calls = all.Where(e => e.Resource != "events").ToList();
+        return (calls, all.Count - calls.Count);
+    }
+
     /// <summary>"get 1, list 1, create 3".</summary>
     public static string Verbs(IEnumerable<AuditEntry> entries) =>
         string.Join(", ", entries.GroupBy(e => e.Verb).OrderBy(g => Order(g.Key)).Select(g => $"{g.Key} {g.Count()}")) is { Length: > 0 } s ? s : "none";
