@@ -4,8 +4,7 @@ using Cachier.Domain;
 using Cachier.Kubernetes;
 using k8s;
 using k8s.Authentication;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using WireMock.RequestBuilders;
@@ -91,18 +90,22 @@ public sealed class ConnectionContractTests : IDisposable
     }
 
     [Fact]
-    public void App_does_not_start_without_a_usable_kubeconfig_and_names_it()
+    public async Task App_does_not_start_without_a_usable_kubeconfig_and_names_it()
     {
-        // The connection is made beside the rest of the start-up; a failure must still stop the start.
+        // The connection is made beside the rest of the start-up; a failure must still stop the start. The host is built
+        // here as Program builds it: WebApplicationFactory races a failed start (its deferred host reads the services of
+        // the host the failed Run has already disposed, an ObjectDisposedException in place of the start's own error).
         var path = Path.Combine(_dir.FullName, "missing-kubeconfig");
-        using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
-            b.UseSetting("Cachier:Kubeconfig", path);
-            b.UseSetting("Cachier:Authentication:Mode", "None");
-            b.ConfigureLogging(logging => logging.ClearProviders());
+            Args = [$"--Cachier:Kubeconfig={path}", "--Cachier:Authentication:Mode=None", "--urls=http://127.0.0.1:0"],
         });
+        builder.AddCachier([]);
+        builder.Logging.ClearProviders();
+        await using var app = builder.Build();
+        app.MapCachier();
 
-        var e = Record.Exception(() => factory.CreateClient());
+        var e = await Record.ExceptionAsync(() => app.StartAsync());
 
         Assert.NotNull(e);
         Assert.Contains($"kubeconfig '{path}' does not exist", e.ToString());
