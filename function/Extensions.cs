@@ -1,5 +1,6 @@
 using Cachier.Configuration;
 using Cachier.Diagnostics;
+using Cachier.Domain;
 using Cachier.Http;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;

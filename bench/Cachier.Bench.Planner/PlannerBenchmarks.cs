@@ -2,8 +2,6 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using Cachier.Domain;
-using Cachier.Kubernetes;
-using Cachier.Reconcile;
 
 namespace Cachier.Bench.Planner;
 

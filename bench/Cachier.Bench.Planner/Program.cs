@@ -8,7 +8,7 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachier.Bench.Planner;
-using Cachier.Reconcile;
+using Cachier.Domain;
 
 // cachier-bench-planner bench --artifacts DIR     BenchmarkDotNet, ShortRun, in-process, MemoryDiagnoser
 // cachier-bench-planner memo-size --output FILE   retained bytes per PlanMemo entry, and the bound at capacity

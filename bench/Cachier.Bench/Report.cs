@@ -334,7 +334,7 @@ public static class Report
             return;
         }
 
-        md.AppendLine("`bench/Cachier.Bench.Planner` compiles the function's pure sources (`function/Domain/*.cs`, `function/Kubernetes/WorkloadReader.cs`, `function/Reconcile/PlanMemo.cs`)");
+        md.AppendLine("`bench/Cachier.Bench.Planner` compiles the function's pure sources (`function/Domain/*.cs`: the reader, the planner and the memo)");
         md.AppendLine("and measures them with BenchmarkDotNet 0.15.8, ShortRun job (1 launch, 3 warm-ups, 3 iterations), in-process, MemoryDiagnoser (Allocated = bytes per operation),");
         md.AppendLine("for a Deployment with N containers of distinct images (plus a service account and a pull secret):");
         md.AppendLine("`Read` = `WorkloadReader.Read` of the parsed JSON; `ParseAndRead` = `JsonDocument.Parse` + `Read` of the same bytes; `Plan` = `ImagePlanner.Plan`;");

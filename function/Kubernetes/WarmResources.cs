@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Cachier.Domain;
-using static Cachier.Kubernetes.WorkloadReader;
+using static Cachier.Domain.WorkloadReader;
 
 namespace Cachier.Kubernetes;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Cachier.Configuration;
+using Cachier.Domain;
 using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using Microsoft.Extensions.Logging.Abstractions;
