@@ -12,7 +12,9 @@ namespace Cachier.Kubernetes;
 /// EventCorrelator does: the same type, reason and message on the same object PATCHes the Event already written
 /// (count + 1, lastTimestamp) instead of adding one; the Events written are remembered in a bounded LRU. A failed write
 /// is logged and counted, not retried beyond the API client's own bounded retry: a lost note costs less than a queue
-/// that grows while the API server struggles.
+/// that grows while the API server struggles. While a resync runs (<see cref="Hold"/>) nothing is written: a backfill's
+/// thousand notes would otherwise add a write for every two Images to the API server's load (measured: 516 Events
+/// written and 484 dropped during the bench's 2,000-Image backfill); the queued notes are written when it is done.
 /// </summary>
 public sealed class EventRecorder(KubeApi api, TimeProvider time, ILogger<EventRecorder> logger) : BackgroundService, IEventRecorder
 {
@@ -26,15 +28,40 @@ public sealed class EventRecorder(KubeApi api, TimeProvider time, ILogger<EventR
     private readonly Channel<Item> _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(QueueCapacity) { SingleReader = true });
     private readonly LinkedList<Written> _recent = new();
     private readonly Dictionary<string, LinkedListNode<Written>> _byKey = new(StringComparer.Ordinal);
+    private readonly Lock _holdGate = new();
+    private TaskCompletionSource _released = Released();
+    private int _holds;
     private long _lastTicks;
+    private int _dropping;
 
     public void Record(Workload subject, WorkloadNote note)
     {
-        if (!_queue.Writer.TryWrite(new Item(subject, note, null)))
+        if (_queue.Writer.TryWrite(new Item(subject, note, null)))
         {
-            Telemetry.WorkloadEvent("dropped");
-            Log.EventNotWritten(logger, subject.Kind, subject.Namespace, subject.Name, note.Reason, "the queue is full");
+            _dropping = 0;
+            return;
         }
+
+        // One line for a run of drops (a backfill drops hundreds); each drop is counted.
+        Telemetry.WorkloadEvent("dropped");
+        if (Interlocked.Exchange(ref _dropping, 1) == 0)
+        {
+            Log.EventNotWritten(logger, subject.Kind, subject.Namespace, subject.Name, note.Reason,
+                $"the queue is full ({QueueCapacity} notes); the next notes are dropped without a line each until it has room");
+        }
+    }
+
+    public IDisposable Hold()
+    {
+        lock (_holdGate)
+        {
+            if (_holds++ == 0)
+            {
+                _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
+        return new Holding(this);
     }
 
     /// <summary>Completes once every note recorded before it has been written or given up (tests; a clean stop).</summary>
@@ -51,6 +78,13 @@ public sealed class EventRecorder(KubeApi api, TimeProvider time, ILogger<EventR
         {
             await foreach (var item in _queue.Reader.ReadAllAsync(stoppingToken))
             {
+                Task released;
+                lock (_holdGate)
+                {
+                    released = _released.Task;
+                }
+
+                await released.WaitAsync(stoppingToken);
                 if (item.Flushed is { } flushed)
                 {
                     flushed.TrySetResult();
@@ -124,6 +158,37 @@ public sealed class EventRecorder(KubeApi api, TimeProvider time, ILogger<EventR
         var suffix = "." + _lastTicks.ToString("x", CultureInfo.InvariantCulture);
         // A name is at most 253 characters; a cut name must still end in a letter or digit.
         return objectName[..Math.Min(objectName.Length, 253 - suffix.Length)].TrimEnd('.', '-') + suffix;
+    }
+
+    private static TaskCompletionSource Released()
+    {
+        var released = new TaskCompletionSource();
+        released.SetResult();
+        return released;
+    }
+
+    private void Release()
+    {
+        lock (_holdGate)
+        {
+            if (--_holds == 0)
+            {
+                _released.TrySetResult();
+            }
+        }
+    }
+
+    private sealed class Holding(EventRecorder recorder) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                recorder.Release();
+            }
+        }
     }
 
     private sealed record Item(Workload? Subject, WorkloadNote? Note, TaskCompletionSource? Flushed);

@@ -10,14 +10,14 @@ namespace Cachier.Kubernetes;
 public sealed partial class KubeApi
 {
     public IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, CancellationToken ct) =>
-        ListPagesAsync(kind.CollectionPath(), null, item => WorkloadReader.Read(item, kind), ct);
+        ListPagesAsync(kind.CollectionPath() + NotExcluded, null, item => WorkloadReader.Read(item, kind), ct);
 
     public async IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync([EnumeratorCancellation] CancellationToken ct)
     {
         string? token = null;
         do
         {
-            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", token), null, WireJson.Default.ImageList, ct);
+            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images{NotExcluded}", "controller", token), null, WireJson.Default.ImageList, ct);
             token = NextPage(token, list.Metadata?.Continue, "LIST images");
             yield return list.Items.Select(ToState).ToList();
         }
@@ -64,9 +64,18 @@ public sealed partial class KubeApi
             ? throw new ApiException("LIST", path, 200, "the API server returned the same continue token twice")
             : next;
 
+    /// <summary>
+    /// The resync's LISTs leave out the excluded namespaces on the API server's side (<c>fieldSelector</c>
+    /// <c>metadata.namespace!=</c>, served for every kind): what Cachier would only skip is neither encoded nor read.
+    /// </summary>
+    private string NotExcluded => _notExcluded ??= settings.ExcludedNamespaces.Count == 0 ? ""
+        : "?fieldSelector=" + Uri.EscapeDataString(string.Join(',', settings.ExcludedNamespaces.Order(StringComparer.Ordinal).Select(ns => $"metadata.namespace!={ns}")));
+
+    private string? _notExcluded;
+
     private string PagePath(string collection, string? labelSelector, string? token)
     {
-        var query = new StringBuilder(collection).Append("?limit=").Append(settings.Options.ResyncPageSize);
+        var query = new StringBuilder(collection).Append(collection.Contains('?') ? '&' : '?').Append("limit=").Append(settings.Options.ResyncPageSize);
         if (labelSelector is not null)
         {
             query.Append("&labelSelector=").Append(Uri.EscapeDataString(labelSelector));

@@ -123,7 +123,7 @@ public static class PlanCommand
         var api = new DryRunApi(new KubeApi(source, settings));
         var memo = new PlanMemo(settings.Options.MemoCapacity, settings.Options.MemoTtl, TimeProvider.System);
         var reconciler = new ImageReconciler(api, settings, memo, NoEvents.Instance);
-        var resyncer = new Resyncer(api, reconciler, settings, NullLogger<Resyncer>.Instance, new OneRun(), TimeProvider.System);
+        var resyncer = new Resyncer(api, reconciler, NoEvents.Instance, settings, NullLogger<Resyncer>.Instance, new OneRun(), TimeProvider.System);
         var summary = await resyncer.RunAsync(ct);
         return new PlanReport(summary.Result, summary.Workloads, api.Changes, summary.SkippedKinds, summary.Failures);
     }

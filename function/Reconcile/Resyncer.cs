@@ -13,7 +13,7 @@ namespace Cachier.Reconcile;
 /// <c>ResyncMinInterval</c> of the last run that completed gets that run's summary (<c>reused</c>), so a sender cannot
 /// make Cachier LIST the cluster back to back. A run that failed as a whole is not reused: its retry is meant.
 /// </summary>
-public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, CachierSettings settings,
+public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, IEventRecorder notes, CachierSettings settings,
     ILogger<Resyncer> logger, IHostApplicationLifetime lifetime, TimeProvider time)
 {
     private const int MaxReportedFailures = 20;
@@ -48,6 +48,7 @@ public sealed class Resyncer(IClusterApi api, ImageReconciler reconciler, Cachie
     private async Task<ResyncSummary> RunCoreAsync(CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
+        using var held = notes.Hold(); // the notes of the run are written after it
         int workloads = 0, created = 0, updated = 0, deleted = 0, failed = 0;
         var skipped = new List<string>();
         var failures = new List<string>();

@@ -54,6 +54,12 @@ public sealed record WorkloadNote(string Type, string Reason, string Message)
 public interface IEventRecorder
 {
     void Record(Workload subject, WorkloadNote note);
+
+    /// <summary>
+    /// Holds the writing of notes until the returned handle is disposed (a resync: its writes come first); notes are
+    /// still queued meanwhile. A recorder that writes nothing has nothing to hold.
+    /// </summary>
+    IDisposable Hold() => NoEvents.NothingHeld;
 }
 
 /// <summary>Records nothing: for runs that change nothing (<c>cachier plan</c>).</summary>
@@ -61,7 +67,16 @@ public sealed class NoEvents : IEventRecorder
 {
     public static readonly NoEvents Instance = new();
 
+    internal static readonly IDisposable NothingHeld = new Nothing();
+
     public void Record(Workload subject, WorkloadNote note)
     {
+    }
+
+    private sealed class Nothing : IDisposable
+    {
+        public void Dispose()
+        {
+        }
     }
 }

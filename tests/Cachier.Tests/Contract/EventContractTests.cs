@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Reconcile;
+using Microsoft.Extensions.DependencyInjection;
 using WireMock.Matchers;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -87,6 +88,32 @@ public sealed class EventContractTests
         Assert.Equal("application/merge-patch+json", patch.ContentType);
         Assert.Equal(["count", "lastTimestamp"], patch.Json.Select(p => p.Key).Order());
         Assert.Equal(2, (int?)patch.Json["count"]);
+    }
+
+    [Fact]
+    public async Task While_a_resync_holds_the_recorder_notes_wait_and_are_written_when_it_is_done()
+    {
+        using var host = StartWithEvents();
+        var web = Deployment("web", Uid, 2, ["nginx:1.25"]);
+        host.StubGetWorkload("apps/v1", "deployments", Ns, "web", web);
+        host.StubListImages(Ns);
+        host.StubCreate(Ns);
+        StubEvents(host);
+        var recorder = host.Services.GetRequiredService<IEventRecorder>();
+
+        var held = recorder.Hold();
+        var outcome = await OutcomeAsync(await host.SendRefAsync("update", "apps/v1", "Deployment", Ns, "web"));
+        // The flush queues behind the note: while the hold stands it cannot complete (2 s is only the bound of waiting for that).
+        var flushed = host.FlushEventsAsync();
+        var whileHeld = await Task.WhenAny(flushed, Task.Delay(TimeSpan.FromSeconds(2)));
+        var callsWhileHeld = host.EventCalls.Count;
+        held.Dispose();
+        await flushed;
+
+        Assert.Equal(1, (int?)outcome["created"]);
+        Assert.NotSame(flushed, whileHeld);
+        Assert.Equal(0, callsWhileHeld);
+        Assert.Equal(["POST " + EventsPath], host.EventCalls.Select(c => c.Line));
     }
 
     [Fact]

@@ -85,6 +85,24 @@ public sealed class ResyncContractTests
     }
 
     [Fact]
+    public async Task Resync_leaves_the_excluded_namespaces_out_of_its_lists_on_the_api_servers_side()
+    {
+        using var host = Start(("Resources", "Deployment.v1.apps"), ("ResyncPageSize", "2"),
+            ("ExcludedNamespaces:0", "kube-system"), ("ExcludedNamespaces:1", "bench-raw"));
+        const string selector = "metadata.namespace!=bench-raw,metadata.namespace!=kube-system";
+        host.Stub("GET", ImagesCollection, 200, ImageList(null, []), query: [("limit", "2"), ("labelSelector", "controller"), ("fieldSelector", selector)]);
+        host.Stub("GET", Deployments, 200, WorkloadList(null), query: [("limit", "2"), ("fieldSelector", selector)]);
+
+        var response = await host.Client.PostAsync("/resync", null);
+
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("completed", (string?)JsonNode.Parse(text)!["result"]);
+        var field = Uri.EscapeDataString(selector);
+        Assert.Equal([$"GET {ImagesCollection}?fieldSelector={field}&limit=2&labelSelector=controller", $"GET {Deployments}?fieldSelector={field}&limit=2"], host.Lines);
+    }
+
+    [Fact]
     public async Task Ping_event_runs_the_same_resync()
     {
         using var host = Start(Settings);
