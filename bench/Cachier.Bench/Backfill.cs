@@ -11,7 +11,9 @@ namespace Cachier.Bench;
 /// controller ownerReference, spec.image), with the same token and the same number of writes in flight. Order: raw,
 /// resync, raw again (its Images deleted in between), so both sides see the same machine; then a second resync with
 /// nothing to do, whose calls come from the audit log. The raw side's Deployments sit in a namespace the function
-/// excludes (<c>Cachier__ExcludedNamespaces</c>), so the resync lists them but writes nothing for them.
+/// excludes (<c>Cachier__ExcludedNamespaces</c>), so the resync leaves them out of its LISTs (a field selector) and writes
+/// nothing for them. The function writes its Kubernetes Events about the resync's work after the resync: the bench waits
+/// until every note is accounted for (written, dropped or failed, from its metrics) before the next side runs.
 /// </summary>
 public static class Backfill
 {
@@ -48,7 +50,9 @@ public static class Backfill
         await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
 
         using var audit = new AuditLog(env.AuditLog);
+        var notesBefore = await NotesAsync(local, function);
         var first = await ResyncAsync(env, cluster, audit, local, function, fnNs, "first resync (backfill)");
+        var notes = await NotesAfterAsync(local, function, notesBefore, workloads);
         var images = (await cluster.ImagesAsync(fnNs)).Count;
         var second = await ResyncAsync(env, cluster, audit, local, function, fnNs, "second resync (nothing to do)");
 
@@ -57,10 +61,42 @@ public static class Backfill
 
         var rawRate = rawRuns.Average(r => r.ImagesPerSecond);
         ResultFiles.Write(env, "backfill", new BackfillResult(workloads, ImagesPerWorkload, parallelism, rawRuns, first, second, images,
-            Math.Round(first.ImagesPerSecond / rawRate, 2)));
+            Math.Round(first.ImagesPerSecond / rawRate, 2), notes));
         Console.Error.WriteLine($"backfill: resync {first.ImagesPerSecond:0}/s vs raw {rawRate:0}/s = {first.ImagesPerSecond / rawRate:0.00} x; second resync {second.Calls} calls ({second.Verbs})");
         await cluster.DeleteNamespaceAsync(fnNs);
         await cluster.DeleteNamespaceAsync(rawNs);
+    }
+
+    /// <summary>The function's Kubernetes Event notes so far, by result (cachier_kubernetes_events_total).</summary>
+    private static async Task<Dictionary<string, double>> NotesAsync(HttpClient local, FunctionProcess function)
+    {
+        var text = await local.GetStringAsync(new Uri(function.Url, "/metrics"));
+        return text.Split('\n').Where(l => l.StartsWith("cachier_kubernetes_events_total{", StringComparison.Ordinal))
+            .Select(l => (Result: l.Split("result=\"")[1].Split('"')[0], Value: double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)))
+            .GroupBy(x => x.Result).ToDictionary(g => g.Key, g => g.Sum(x => x.Value));
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the resync's notes, one per workload whose Images it created, are written, dropped or failed,
+    /// so that their writes do not fall into the next side's time; says how they went.
+    /// </summary>
+    private static async Task<string> NotesAfterAsync(HttpClient local, FunctionProcess function, Dictionary<string, double> before, int expected)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var now = await NotesAsync(local, function);
+            var delta = now.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
+            var total = delta.Values.Sum();
+            if (total >= expected || clock.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                var by = string.Join(", ", delta.Where(kv => kv.Value > 0).OrderBy(kv => kv.Key).Select(kv => $"{kv.Key} {kv.Value:0}"));
+                return $"{total:0} of {expected} notes accounted for {clock.Elapsed.TotalSeconds:0.0} s after the resync answered ({by})";
+            }
+
+            // Polling the function's metrics; the 2-minute bound above ends the wait.
+            await Task.Delay(100);
+        }
     }
 
     private static async Task<BackfillSide> RawAsync(HttpClient raw, string ns, string[] bodies, int parallelism, string name)

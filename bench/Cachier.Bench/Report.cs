@@ -196,7 +196,9 @@ public static class Report
         md.AppendLine($"\"Same parallelism\" means the same number of writes in flight: the raw client keeps {r.Parallelism} POSTs in flight (8 workers, each POSTing the next Image as soon as its last one is answered);");
         md.AppendLine($"the function runs with `ResyncParallelism` = {r.Parallelism}, its bound on the writes the resync has in flight. The raw client runs before and after the resync (its Images deleted in between);");
         md.AppendLine("its rate is the mean of the two. The resync's time is the `POST /resync` wall time, so it includes its LISTs (every kind, and the Images); the raw side's Deployments are in a");
-        md.AppendLine("namespace the function excludes (`Cachier__ExcludedNamespaces`), so the resync lists them but writes nothing for them. Calls come from the API server's audit log.").AppendLine();
+        md.AppendLine("namespace the function excludes (`Cachier__ExcludedNamespaces`), so the resync leaves them out of its LISTs (`fieldSelector=metadata.namespace!=...`) and writes nothing for them.");
+        md.AppendLine("Calls come from the API server's audit log. The function writes its Kubernetes Events (one note per workload it created Images for) after the resync, not during it;");
+        md.AppendLine($"the bench waits for them before the next side runs: {Escape(r.NotesAfter ?? "not measured")}.").AppendLine();
         md.AppendLine("| Side | Images created | Seconds | Images/s | API calls | Verbs | Errors / failed | Note |").AppendLine("|---|---|---|---|---|---|---|---|");
         foreach (var side in r.Raw.Append(r.First).Append(r.Second))
         {

@@ -97,7 +97,7 @@ public static class ResultFiles
 /// <summary>One side of the backfill: Images created, wall time, rate, and (for the function) its API calls from the audit log.</summary>
 public sealed record BackfillSide(string Name, int Images, double Seconds, double ImagesPerSecond, int Calls, string Verbs, int Errors, string? Note, double? ServerMs = null);
 
-public sealed record BackfillResult(int Workloads, int ImagesPerWorkload, int Parallelism, IReadOnlyList<BackfillSide> Raw, BackfillSide First, BackfillSide Second, int ImagesFound, double Ratio);
+public sealed record BackfillResult(int Workloads, int ImagesPerWorkload, int Parallelism, IReadOnlyList<BackfillSide> Raw, BackfillSide First, BackfillSide Second, int ImagesFound, double Ratio, string? NotesAfter = null);
 
 /// <summary>One figure with sender authentication off and on; Worse = how much worse on is, in % (positive = worse).</summary>
 public sealed record AuthRow(string Name, string Unit, double Off, double On, double Worse);
