@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Reconcile;
-using WireMock.Matchers;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
 using static Cachier.Tests.Support.Objects;

@@ -1,8 +1,4 @@
 using System.Text.Json.Nodes;
-using WireMock.Matchers;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
 
 namespace Cachier.Tests.Support;
 
