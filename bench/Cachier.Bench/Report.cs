@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -68,6 +69,20 @@ public static class Report
         md.AppendLine("each diagnostic row changes one of these settings.").AppendLine();
     }
 
+    /// <summary>The heading of a numbered section; "_not measured_" under it, and false, when its result is missing.</summary>
+    private static bool Section<T>(StringBuilder md, string heading, [NotNullWhen(true)] T? result)
+        where T : class
+    {
+        md.AppendLine("## " + heading).AppendLine();
+        if (result is null)
+        {
+            md.AppendLine("_not measured_").AppendLine();
+            return false;
+        }
+
+        return true;
+    }
+
     private static void Targets(StringBuilder md, IReadOnlyList<TargetRow> targets)
     {
         md.AppendLine("## Targets (issues 7 and 16) at a glance").AppendLine();
@@ -82,10 +97,8 @@ public static class Report
 
     private static void Steady(StringBuilder md, SteadyResult? r)
     {
-        md.AppendLine("## 1. Steady-state throughput and latency").AppendLine();
-        if (r is null)
+        if (!Section(md, "1. Steady-state throughput and latency", r))
         {
-            md.AppendLine("_not measured_").AppendLine();
             return;
         }
 
@@ -121,10 +134,8 @@ public static class Report
 
     private static void Calls(StringBuilder md, CallsResult? r)
     {
-        md.AppendLine("## 2. API calls per event (counted by the API server)").AppendLine();
-        if (r is null)
+        if (!Section(md, "2. API calls per event (counted by the API server)", r))
         {
-            md.AppendLine("_not measured_").AppendLine();
             return;
         }
 
@@ -161,10 +172,8 @@ public static class Report
 
     private static void Cold(StringBuilder md, ColdResult? r)
     {
-        md.AppendLine("## 3. Cold start").AppendLine();
-        if (r is null)
+        if (!Section(md, "3. Cold start", r))
         {
-            md.AppendLine("_not measured_").AppendLine();
             return;
         }
 
@@ -231,10 +240,8 @@ public static class Report
 
     private static void Memory(StringBuilder md, MemoryResult? r, MemoSize? memo)
     {
-        md.AppendLine("## 4. Memory").AppendLine();
-        if (r is null)
+        if (!Section(md, "4. Memory", r))
         {
-            md.AppendLine("_not measured_").AppendLine();
             return;
         }
 
@@ -326,13 +333,11 @@ public static class Report
 
     private static void Planner(StringBuilder md, string outDir)
     {
-        md.AppendLine("## 5. Planner micro-benchmarks (BenchmarkDotNet)").AppendLine();
         var report = Directory.Exists(Path.Combine(outDir, "bdn", "results"))
             ? Directory.GetFiles(Path.Combine(outDir, "bdn", "results"), "*-report-github.md").OrderBy(f => f, StringComparer.Ordinal).ToList()
             : [];
-        if (report.Count == 0)
+        if (!Section(md, "5. Planner micro-benchmarks (BenchmarkDotNet)", report.Count > 0 ? report : null))
         {
-            md.AppendLine("_not measured_").AppendLine();
             return;
         }
 

@@ -308,51 +308,11 @@ public sealed class FunctionHost : IAsyncDisposable
         return new Sample(at, action, ms, (int)response.StatusCode, result, ok);
     }
 
-    public Task<HttpResponseMessage> SendRefAsync(string verb, string ns, string name)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/")
-        {
-            Content = new StringContent(new JsonObject { ["kind"] = "Deployment", ["namespace"] = ns, ["name"] = name, ["apiVersion"] = "apps/v1" }.ToJsonString(), Encoding.UTF8),
-        };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        foreach (var (key, value) in new Dictionary<string, string>
-        {
-            ["ce-specversion"] = "1.0",
-            ["ce-id"] = Guid.NewGuid().ToString(),
-            ["ce-source"] = "https://10.96.0.1:443",
-            ["ce-type"] = $"dev.knative.apiserver.ref.{verb}",
-            ["ce-apiversion"] = "apps/v1",
-            ["ce-kind"] = "Deployment",
-            ["ce-namespace"] = ns,
-            ["ce-name"] = name,
-        })
-        {
-            request.Headers.TryAddWithoutValidation(key, value);
-        }
+    public Task<HttpResponseMessage> SendRefAsync(string verb, string ns, string name) =>
+        _client.SendAsync(Events.RefDeployment(_process.Url, verb, ns, name));
 
-        return _client.SendAsync(request);
-    }
-
-    public Task<HttpResponseMessage> SendResourceAsync(JsonObject obj)
-    {
-        var meta = obj["metadata"]!;
-        var envelope = new JsonObject
-        {
-            ["specversion"] = "1.0",
-            ["id"] = Guid.NewGuid().ToString(),
-            ["source"] = "https://10.96.0.1:443",
-            ["type"] = "dev.knative.apiserver.resource.update",
-            ["apiversion"] = "apps/v1",
-            ["kind"] = "Deployment",
-            ["namespace"] = (string?)meta["namespace"],
-            ["name"] = (string?)meta["name"],
-            ["datacontenttype"] = "application/json",
-            ["data"] = obj.DeepClone(),
-        };
-        var content = new StringContent(envelope.ToJsonString(), Encoding.UTF8);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/cloudevents+json");
-        return _client.PostAsync("/", content);
-    }
+    public Task<HttpResponseMessage> SendResourceAsync(JsonObject obj) =>
+        _client.SendAsync(Events.StructuredResource(_process.Url, "update", obj));
 
     public async Task<string> ResyncAsync()
     {

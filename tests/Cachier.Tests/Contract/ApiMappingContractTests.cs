@@ -1,7 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
 using static Cachier.Tests.Support.Objects;

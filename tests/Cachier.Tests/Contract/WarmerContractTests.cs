@@ -3,12 +3,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Unit;
-using WireMock;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Types;
-using WireMock.Util;
-using static Cachier.Tests.Contract.WarmObjects;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
 using static Cachier.Tests.Support.Objects;
@@ -26,9 +20,9 @@ public sealed class WarmerContractTests
     private const string ImageName = "web-nginx";
     private const string ImageApiVersion = "caching.internal.knative.dev/v1alpha1";
     private static readonly string OwnerPath = WorkloadPath("apps/v1", "deployments", Ns, "web");
-    private static readonly string NodesList = $"GET {NodesPath}?limit=500";
-    private static readonly string PodsList = $"GET {PodsPath}{PullPodQuery}";
-    private static readonly string ImagesList = $"GET {AllImagesPath}?limit=500";
+    private static readonly string NodesList = $"GET {ApiPaths.NodesPath}?limit=500";
+    private static readonly string PodsList = $"GET {ApiPaths.PodsPath}{ApiPaths.PullPodQuery}";
+    private static readonly string ImagesList = $"GET {ApiPaths.AllImagesPath}?limit=500";
 
     private static AppHost StartWarmer() => Start(("Role", "warmer"));
 
@@ -48,9 +42,9 @@ public sealed class WarmerContractTests
 
     private static void StubCluster(AppHost host, JsonNode[] nodes, JsonNode[] pods, JsonNode[] images, JsonObject? owner, int priority = 10)
     {
-        host.Stub("GET", NodesPath, 200, List("v1", "NodeList", nodes), priority: priority);
-        host.Stub("GET", PodsPath, 200, List("v1", "PodList", pods), priority: priority);
-        host.Stub("GET", AllImagesPath, 200, List(ImageApiVersion, "ImageList", images), priority: priority);
+        host.Stub("GET", ApiPaths.NodesPath, 200, List("v1", "NodeList", nodes), priority: priority);
+        host.Stub("GET", ApiPaths.PodsPath, 200, List("v1", "PodList", pods), priority: priority);
+        host.Stub("GET", ApiPaths.AllImagesPath, 200, List(ImageApiVersion, "ImageList", images), priority: priority);
         if (owner is not null)
         {
             host.Stub("GET", OwnerPath, 200, owner, priority: priority);
@@ -59,17 +53,17 @@ public sealed class WarmerContractTests
 
     private static void StubWrites(AppHost host, int createStatus = 201)
     {
-        host.Stub("POST", PodsOf(Ns), createStatus, createStatus == 201
+        host.Stub("POST", ApiPaths.PodsOf(Ns), createStatus, createStatus == 201
             ? new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod" }
             : CreateRefusal(createStatus));
-        host.Stub("DELETE", $"{PodsOf(Ns)}/{PullPodName("node-a", null, null, "nginx:1.25")}", 200, Status(200, "Success"));
-        host.Stub("PATCH", StatusOf(Ns, ImageName), 200, new JsonObject { ["apiVersion"] = ImageApiVersion, ["kind"] = "Image" });
+        host.Stub("DELETE", $"{ApiPaths.PodsOf(Ns)}/{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")}", 200, Status(200, "Success"));
+        host.Stub("PATCH", ApiPaths.StatusOf(Ns, ImageName), 200, new JsonObject { ["apiVersion"] = ImageApiVersion, ["kind"] = "Image" });
     }
 
     private static JsonObject CreateRefusal(int status)
     {
         var body = Status(status);
-        body["message"] = $"pods \"{PullPodName("node-a", null, null, "nginx:1.25")}\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10";
+        body["message"] = $"pods \"{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")}\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10";
         return body;
     }
 
@@ -95,7 +89,7 @@ public sealed class WarmerContractTests
     private static JsonObject AssertStatusPatch(ApiCall call, string image = ImageName)
     {
         Assert.Equal("PATCH", call.Method);
-        Assert.Equal(StatusOf(Ns, image), call.Path);
+        Assert.Equal(ApiPaths.StatusOf(Ns, image), call.Path);
         Assert.Equal("", call.Query);
         Assert.StartsWith("application/json-patch+json", call.ContentType);
         var op = Assert.Single(JsonNode.Parse(call.Body!)!.AsArray())!.AsObject();
@@ -131,9 +125,9 @@ public sealed class WarmerContractTests
         Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}"], host.Lines);
         Assert.Equal(("completed", 1, 1, 1), (plan.Result, plan.Nodes, plan.Images, plan.Statuses));
         var pod = Assert.Single(plan.Create);
-        Assert.Equal((Ns, PullPodName("node-a", null, null, "nginx:1.25"), "node-a", "nginx:1.25"), (pod.Namespace, pod.Name, pod.Node, Assert.Single(pod.Images)));
+        Assert.Equal((Ns, ExpectedNames.PullPod("node-a", null, null, "nginx:1.25"), "node-a", "nginx:1.25"), (pod.Namespace, pod.Name, pod.Node, Assert.Single(pod.Images)));
         Assert.Empty(plan.Delete);
-        Assert.Matches($@"node-a +create +{Ns}/{PullPodName("node-a", null, null, "nginx:1.25")} +nginx:1\.25\n", Cachier.Plan.WarmPlanReport.Table(plan));
+        Assert.Matches($@"node-a +create +{Ns}/{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")} +nginx:1\.25\n", Cachier.Plan.WarmPlanReport.Table(plan));
     }
 
     [Fact]
@@ -148,7 +142,7 @@ public sealed class WarmerContractTests
 
         var after = DateTimeOffset.UtcNow;
         var calls = host.Calls;
-        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {PodsOf(Ns)}", $"PATCH {StatusOf(Ns, ImageName)}"], host.Lines);
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {ApiPaths.PodsOf(Ns)}", $"PATCH {ApiPaths.StatusOf(Ns, ImageName)}"], host.Lines);
         Assert.StartsWith("application/json", calls[4].ContentType);
         JsonDiff.AssertEqual(PullPod(Ns, "node-a", ["nginx:1.25"]), calls[4].Json, "the pull pod");
         var status = AssertStatusPatch(calls[5]);
@@ -195,8 +189,8 @@ public sealed class WarmerContractTests
 
         var after = DateTimeOffset.UtcNow;
         var calls = host.Calls;
-        var podName = PullPodName("node-a", null, null, "nginx:1.25");
-        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"DELETE {PodsOf(Ns)}/{podName}", $"PATCH {StatusOf(Ns, ImageName)}"], host.Lines);
+        var podName = ExpectedNames.PullPod("node-a", null, null, "nginx:1.25");
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"DELETE {ApiPaths.PodsOf(Ns)}/{podName}", $"PATCH {ApiPaths.StatusOf(Ns, ImageName)}"], host.Lines);
         var delete = calls[4].Json;
         Assert.Equal("DeleteOptions", (string?)delete["kind"]);
         Assert.Equal("pod-uid-1", (string?)delete["preconditions"]!["uid"]);
@@ -248,7 +242,7 @@ public sealed class WarmerContractTests
         var pass = await PassAsync(await SendImageEventAsync(host));
 
         var calls = host.Calls;
-        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {PodsOf(Ns)}", $"PATCH {StatusOf(Ns, ImageName)}"], host.Lines);
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {ApiPaths.PodsOf(Ns)}", $"PATCH {ApiPaths.StatusOf(Ns, ImageName)}"], host.Lines);
         JsonDiff.AssertEqual(PullPod(Ns, "node-a", ["nginx:1.25"]), calls[4].Json, "the pull pod on the untainted node");
         var status = AssertStatusPatch(calls[5]);
         Assert.Equal("pulling on node-a", (string?)status["conditions"]![0]!["message"]);
@@ -282,7 +276,7 @@ public sealed class WarmerContractTests
         var pass = await PassAsync(await SendImageEventAsync(host));
 
         var calls = host.Calls;
-        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {PodsOf(Ns)}", $"PATCH {StatusOf(Ns, ImageName)}"], host.Lines);
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}", $"POST {ApiPaths.PodsOf(Ns)}", $"PATCH {ApiPaths.StatusOf(Ns, ImageName)}"], host.Lines);
         var status = AssertStatusPatch(calls[5]);
         var ready = status["conditions"]![0]!;
         Assert.Equal("False", (string?)ready["status"]);
@@ -301,7 +295,7 @@ public sealed class WarmerContractTests
     {
         using var host = StartWarmer();
         StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
-        host.Stub("GET", NodesPath, 503, Status(503), priority: 1);
+        host.Stub("GET", ApiPaths.NodesPath, 503, Status(503), priority: 1);
         StubWrites(host);
 
         var response = await SendPingAsync(host);
@@ -336,7 +330,7 @@ public sealed class WarmerContractTests
         var releaseFirstList = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var nodeLists = 0;
         var nodeList = List("v1", "NodeList", ClusterNode("node-a")).ToJsonString();
-        host.Api.Given(Request.Create().WithPath(NodesPath).UsingGet()).AtPriority(1).RespondWith(Response.Create().WithCallback(async _ =>
+        host.Api.Given(Request.Create().WithPath(ApiPaths.NodesPath).UsingGet()).AtPriority(1).RespondWith(Response.Create().WithCallback(async _ =>
         {
             if (Interlocked.Increment(ref nodeLists) == 1)
             {

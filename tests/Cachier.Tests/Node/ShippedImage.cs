@@ -20,8 +20,6 @@ public sealed class ShippedImage : IAsyncLifetime
     /// <summary>The OCI layout the script built (artifacts/image/oci, tag <c>cachier</c>).</summary>
     public static string Layout => Path.Combine(Repository.Root, "artifacts", "image", "oci");
 
-    public static string PublishedBinary => Path.Combine(Repository.Root, "artifacts", "publish", "cachier");
-
     public async Task InitializeAsync()
     {
         if (!NodeLab.IsUp)

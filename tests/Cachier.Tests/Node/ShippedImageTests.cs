@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Cachier.Tests.Integration;
@@ -72,7 +70,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
         Assert.EndsWith("@" + manifest, image.Reference, StringComparison.Ordinal);
         var app = await ShippedImage.LayerFilesAsync(layers[^1]);
         Assert.Equal(["app/appsettings.json", "app/cachier"], app.Keys.Order());
-        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(ShippedImage.PublishedBinary))), app["app/cachier"].Sha256);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Repository.PublishedBinary))), app["app/cachier"].Sha256);
         Assert.All(app.Values, f => Assert.Equal(0, f.Uid));
         Assert.True(app["app/cachier"].Mode.HasFlag(UnixFileMode.OtherExecute), "the app user must be able to run the binary");
         Assert.False(app["app/cachier"].Mode.HasFlag(UnixFileMode.OtherWrite));
@@ -165,7 +163,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
     {
         await lab.Admin.RunAsync(["apply", "-f", Path.Combine(Repository.KnativeDir, file)]);
         var template = (await lab.Admin.GetAsync($"services.serving.knative.dev/{service}", SystemNamespace))["spec"]!["template"]!.AsObject();
-        var port = FreeLoopbackPort();
+        var port = Ports.Free();
         var api = new Uri(Kubeconfig.AdminValue(lab.Admin.Kubeconfig, "server"));
         var served = new Served(lab, service, port, Env(template));
         try
@@ -313,13 +311,6 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
 
     private async Task<List<string>> ImageNamesAsync(string ns) =>
         (await lab.Admin.ImagesAsync(ns)).Select(i => (string)i["metadata"]!["name"]!).Order().ToList();
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static KeyValuePair<string, string> Split(string assignment) =>
         new(assignment[..assignment.IndexOf('=', StringComparison.Ordinal)], assignment[(assignment.IndexOf('=', StringComparison.Ordinal) + 1)..]);

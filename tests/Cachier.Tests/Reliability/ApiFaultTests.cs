@@ -2,9 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using Cachier.Reconcile;
 using Microsoft.Extensions.DependencyInjection;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
 using static Cachier.Tests.Support.Objects;
 
 namespace Cachier.Tests.Reliability;

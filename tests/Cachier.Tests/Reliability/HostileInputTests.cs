@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
 
 namespace Cachier.Tests.Reliability;
 

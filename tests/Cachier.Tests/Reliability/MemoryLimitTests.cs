@@ -1,11 +1,7 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using Cachier.Tests.DeploymentChecks;
 using Xunit.Abstractions;
 using static Cachier.Tests.Support.Objects;
 
@@ -30,7 +26,6 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
     private const int OverLimitPerWave = 2;
 
     private readonly FakeApi _api = new();
-    private Process? _function;
     private MemoryCgroup? _cgroup;
 
     [MemoryCgroupFact]
@@ -45,7 +40,8 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
         }
 
         var cgroup = _cgroup = new MemoryCgroup(Limit);
-        using var client = await StartAsync(cgroup);
+        await using var function = await StartAsync(cgroup);
+        var client = function.Client;
         var statuses = new ConcurrentDictionary<int, int>();
         var redeliveries = 0;
         var reasons = new ConcurrentDictionary<string, int>();
@@ -91,7 +87,7 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
                     await Task.Delay(TimeSpan.FromSeconds(response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1));
                 }
             }));
-            Assert.False(_function!.HasExited, $"the function exited in wave {wave} with {(_function.HasExited ? _function.ExitCode : 0)}");
+            Assert.False(function.HasExited, $"the function exited in wave {wave} with {(function.HasExited ? function.ExitCode : 0)}");
         }
 
         output.WriteLine($"answers: {string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key} x {s.Value}"))}; redeliveries {redeliveries}: {string.Join("; ", reasons.Select(r => $"{r.Key} x {r.Value}"))}");
@@ -137,68 +133,20 @@ public sealed class MemoryLimitTests(ITestOutputHelper output) : IDisposable
 
     /// <summary>
     /// The function in the cgroup: the Native AOT binary of scripts/publish.sh if it is there (what the image ships),
-    /// else the JIT build beside this test (<c>dotnet cachier.dll</c>). Waits for its "Now listening" line.
+    /// else the JIT build (<c>dotnet cachier.dll</c>).
     /// </summary>
-    private async Task<HttpClient> StartAsync(MemoryCgroup cgroup)
+    private Task<FunctionProcess> StartAsync(MemoryCgroup cgroup)
     {
-        var aot = Path.Combine(Repository.Root, "artifacts", "publish", "cachier");
-        var (file, arguments) = File.Exists(aot)
-            ? cgroup.Wrap(aot)
-            : cgroup.Wrap("dotnet", Path.Combine(AppContext.BaseDirectory, "cachier.dll"));
-        output.WriteLine($"function: {(File.Exists(aot) ? "Native AOT binary" : "dotnet cachier.dll (no published binary)")}");
-        var port = FreePort();
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        start.Environment["Cachier__ApiServerUrl"] = _api.Url;
-        // Who may send is not the subject here (Contract/SenderAuthenticationContractTests).
-        start.Environment["Cachier__Authentication__Mode"] = "None";
-        start.Environment["Cachier__LogFormat"] = "simple";
-        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _function = new Process { StartInfo = start };
-        _function.OutputDataReceived += (_, line) =>
-        {
-            if (line.Data?.Contains("Now listening on", StringComparison.Ordinal) == true)
-            {
-                listening.TrySetResult();
-            }
-        };
-        _function.ErrorDataReceived += (_, line) =>
-        {
-            if (line.Data is not null)
-            {
-                output.WriteLine($"stderr: {line.Data}");
-            }
-        };
-        _function.Exited += (_, _) => listening.TrySetException(new InvalidOperationException($"the function exited with {_function.ExitCode}"));
-        _function.EnableRaisingEvents = true;
-        _function.Start();
-        _function.BeginOutputReadLine();
-        _function.BeginErrorReadLine();
-        await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        return new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(120) };
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var aot = File.Exists(Repository.PublishedBinary);
+        var (file, arguments) = aot ? cgroup.Wrap(Repository.PublishedBinary) : cgroup.Wrap("dotnet", FunctionProcess.FunctionDll());
+        output.WriteLine($"function: {(aot ? "Native AOT binary" : "dotnet cachier.dll (no published binary)")}");
+        return FunctionProcess.StartAsync(file, arguments, new Dictionary<string, string> { ["Cachier__ApiServerUrl"] = _api.Url },
+            clientTimeout: TimeSpan.FromSeconds(120), stderr: output);
     }
 
     public void Dispose()
     {
-        if (_function is { HasExited: false })
-        {
-            _function.Kill();
-        }
-
-        _function?.WaitForExit(10_000);
-        _function?.Dispose();
+        // The function (disposed by the test) has exited and been waited for: the cgroup is empty.
         _cgroup?.Dispose();
         _api.Dispose();
     }

@@ -1,11 +1,5 @@
 using System.Text;
 using Cachier.Lab;
-using WireMock;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
-using WireMock.Types;
-using WireMock.Util;
 
 namespace Cachier.Tests.Source;
 

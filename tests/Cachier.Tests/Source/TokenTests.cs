@@ -1,9 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
 
 namespace Cachier.Tests.Source;
 

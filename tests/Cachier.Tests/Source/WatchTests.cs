@@ -1,11 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
-using WireMock;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
-using WireMock.Types;
-using WireMock.Util;
 
 namespace Cachier.Tests.Source;
 

@@ -1,8 +1,4 @@
 using System.Text.Json.Nodes;
-using WireMock.Matchers;
-using WireMock.RequestBuilders;
-using WireMock.ResponseBuilders;
-using WireMock.Server;
 
 namespace Cachier.Tests.Support;
 
@@ -33,6 +29,18 @@ public static class ApiPaths
     public static string ImagesPath(string ns) => $"{ImagesRoot}/namespaces/{ns}/images";
 
     public static string ImagePath(string ns, string name) => $"{ImagesPath(ns)}/{name}";
+
+    // The warmer's reads and writes (SPEC 11).
+    public const string NodesPath = "/api/v1/nodes";
+    public const string PodsPath = "/api/v1/pods";
+    public const string AllImagesPath = ImagesRoot + "/images";
+
+    /// <summary>The LIST of the warmer's own pull pods, by its labels.</summary>
+    public const string PullPodQuery = "?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer%2Cwarm.cachier.dev%2Fscope%3De3b0c44298";
+
+    public static string PodsOf(string ns) => $"/api/v1/namespaces/{ns}/pods";
+
+    public static string StatusOf(string ns, string image) => ImagePath(ns, image) + "/status";
 
     /// <summary>The query of the per-workload LIST: label selector <c>controller=&lt;uid&gt;</c>, percent-encoded.</summary>
     public static string ControllerQuery(string uid) => $"?labelSelector=controller%3D{uid}";

@@ -4,8 +4,8 @@ using System.Text;
 namespace Cachier.Tests.Support;
 
 /// <summary>
-/// SPEC section 4, computed here on its own (never with the product's Names class), so a test that compares names
-/// checks the rule rather than the code against itself. The only copy in the tests.
+/// The naming rules of SPEC section 4 (Images) and SPEC 11 (pull pods), computed here on their own (never with the
+/// product's code), so a test that compares names checks the rule rather than the code against itself. The only copy in the tests.
 /// </summary>
 public static class ExpectedNames
 {
@@ -14,5 +14,13 @@ public static class ExpectedNames
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{uid}/{image}")))[..10];
         return $"{workload[..Math.Min(workload.Length, 63 - 1 - 10)].TrimEnd('-', '.')}-{hash}";
+    }
+
+    /// <summary>"cachier-warm-", the first 10 hex of SHA-256(node, credentials, images): a pull pod's name (SPEC 11).</summary>
+    public static string PullPod(string node, string? serviceAccount, string[]? pullSecrets, params string[] images)
+    {
+        var key = (serviceAccount is null or "default" ? "" : serviceAccount) + "|" + string.Join(',', pullSecrets ?? []);
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{node}\n{key}\n{string.Join('\n', images)}"))).ToLowerInvariant();
+        return "cachier-warm-" + hash[..10];
     }
 }

@@ -8,7 +8,7 @@ namespace Cachier.Tests.Support;
 /// generations), the Images the SPEC (section 4) says Cachier writes, and the assertions on what it wrote.
 /// Manifests to create on the real API server are Workloads'.
 /// </summary>
-public static class Objects
+public static partial class Objects
 {
     public const string Ns = "demo";
     public const string ManagedBy = "app.kubernetes.io/managed-by";

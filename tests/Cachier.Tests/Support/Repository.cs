@@ -17,6 +17,9 @@ public static class Repository
 
     public static string PublishScript => Path.Combine(Root, "scripts", "publish.sh");
 
+    /// <summary>The Native AOT binary scripts/publish.sh writes (what the image ships).</summary>
+    public static string PublishedBinary => Path.Combine(Root, "artifacts", "publish", "cachier");
+
     private static string FindRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,21 +1,12 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Cachier.Tests.Contract;
+namespace Cachier.Tests.Support;
 
-/// <summary>The warmer's API objects as the API server serves them (nodes, pods, Images with status), and the pull pod SPEC 11 asks for.</summary>
-public static class WarmObjects
+/// <summary>The warmer's objects (SPEC 11): nodes, pods and Images with status as the API server serves them, and the pull pod it must create.</summary>
+public static partial class Objects
 {
-    public const string NodesPath = "/api/v1/nodes";
-    public const string PodsPath = "/api/v1/pods";
-    public const string AllImagesPath = AppHost.ImagesRoot + "/images";
-    public const string PullPodQuery = "?limit=500&labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer%2Cwarm.cachier.dev%2Fscope%3De3b0c44298";
+    /// <summary>The annotation prefix of a node's record in an Image's status (one per node).</summary>
     public const string NodeRecordPrefix = "node.warm.cachier.dev/";
-
-    public static string PodsOf(string ns) => $"/api/v1/namespaces/{ns}/pods";
-
-    public static string StatusOf(string ns, string image) => AppHost.ImagePath(ns, image) + "/status";
 
     /// <summary>A Ready Linux node, as a cluster LIST returns it.</summary>
     public static JsonObject ClusterNode(string name, JsonArray? taints = null, bool ready = true, string[]? images = null)
@@ -62,7 +53,7 @@ public static class WarmObjects
         ["items"] = new JsonArray(items.Select(i => i.DeepClone()).ToArray()),
     };
 
-    /// <summary>An Image (Objects.Image) with a status as the warmer writes it.</summary>
+    /// <summary>An Image (<see cref="Image"/>) with a status as the warmer writes it.</summary>
     public static JsonObject WithStatus(JsonObject image, JsonObject status)
     {
         var copy = image.DeepClone().AsObject();
@@ -92,14 +83,6 @@ public static class WarmObjects
         ["restartCount"] = 0,
         ["state"] = state,
     };
-
-    /// <summary>SPEC 11's pull pod name rule, computed here on its own: node, credentials and images decide it.</summary>
-    public static string PullPodName(string node, string? serviceAccount, string[]? pullSecrets, params string[] images)
-    {
-        var key = (serviceAccount is null or "default" ? "" : serviceAccount) + "|" + string.Join(',', pullSecrets ?? []);
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes($"{node}\n{key}\n{string.Join('\n', images)}"))).ToLowerInvariant();
-        return "cachier-warm-" + hash[..10];
-    }
 
     /// <summary>
     /// The pull pod of SPEC 11, complete: pinned to the node, the Image's credentials, no token, Pod Security
@@ -168,7 +151,7 @@ public static class WarmObjects
             ["kind"] = "Pod",
             ["metadata"] = new JsonObject
             {
-                ["name"] = PullPodName(node, serviceAccount, pullSecrets, images),
+                ["name"] = ExpectedNames.PullPod(node, serviceAccount, pullSecrets, images),
                 ["namespace"] = ns,
                 ["labels"] = new JsonObject { ["app.kubernetes.io/managed-by"] = "cachier-warmer", ["warm.cachier.dev/scope"] = "e3b0c44298" },
                 ["annotations"] = new JsonObject
