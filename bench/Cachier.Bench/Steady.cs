@@ -12,6 +12,7 @@ public static class Steady
 {
     private const string RawUserAgent = "cachier-bench-raw/1.0";
     private const string LogOff = "per-event log line off (Logging__LogLevel__Cachier=Warning)";
+    private const string NoSpin = "thread pool workers do not spin (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0)";
 
     public static async Task RunAsync(BenchEnv env, int requests, int warmup, int workloads)
     {
@@ -43,6 +44,7 @@ public static class Steady
         [
             ("as shipped", []),
             (LogOff, new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
+            (NoSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
             ("Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)", BenchEnv.ServerGc),
         ];
 
@@ -83,7 +85,7 @@ public static class Steady
 
             audit.Start();
             // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
-            foreach (var concurrency in shipped || label == LogOff ? new[] { 1, 8 } : [8])
+            foreach (var concurrency in shipped || label is LogOff or NoSpin ? new[] { 1, 8 } : [8])
             {
                 var row = await MeasureAsync(shipped ? $"c={concurrency}" : $"c={concurrency}, {label}", concurrency, workloads, requests, warmup,
                     Raw(i => names[i % workloads]), Function(i => names[i % workloads]), function, env.ApiServerPidFile, cluster);
