@@ -26,21 +26,25 @@ public static class Extensions
         // Bound and validated once; this instance feeds the early connection, logging, Kestrel and every service.
         var options = CachierOptions.Bind(builder.Configuration);
         var services = builder.Services;
+        var settings = new CachierSettings(options);
         services.AddSingleton(options);
-        services.AddSingleton(sp => new CachierSettings(options));
+        services.AddSingleton(settings);
 
         // The API server connection is made from now on, on a second thread, while the host is built: reading a
         // kubeconfig and loading OpenSSL take about 10 ms that would otherwise stand between start-up and the first event.
         var connecting = Task.Run(() => KubeConnection.FromOptions(options));
-        services.AddSingleton(sp => new KubeConnectionSource(
-            connecting, sp.GetRequiredService<CachierSettings>(), sp.GetRequiredService<ILogger<KubeConnectionSource>>()));
+        // The services the start resolves (hosted services, what MapCachier takes) are made by factories, their loggers
+        // by the logger factory: the container would find their constructors by reflection and make each ILogger<T> with
+        // MakeGenericType, which Native AOT builds at run time, all on the start's path; CreateLogger<T> is compiled
+        // ahead, with the same category.
+        services.AddSingleton(sp => new KubeConnectionSource(connecting, settings, LoggerOf<KubeConnectionSource>(sp)));
         services.AddHostedService(sp => sp.GetRequiredService<KubeConnectionSource>());
-        services.AddSingleton<KubeApi>();
+        services.AddSingleton(sp => new KubeApi(sp.GetRequiredService<KubeConnectionSource>(), settings));
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<Warmer>();
         // Events on workloads: queued by the reconcile, written by the recorder's own loop.
-        services.AddSingleton<EventRecorder>();
+        services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<KubeApi>(), sp.GetRequiredService<TimeProvider>(), LoggerOf<EventRecorder>(sp)));
         services.AddSingleton<IEventRecorder>(sp => sp.GetRequiredService<EventRecorder>());
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton(sp => new PlanMemo(options.MemoCapacity, options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
@@ -51,7 +55,7 @@ public static class Extensions
 
         // Who may send events: the issuer's keys are fetched over the same connection and cached.
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IIssuerKeySource, IssuerDiscovery>();
+        services.AddSingleton<IIssuerKeySource>(sp => new IssuerDiscovery(sp.GetRequiredService<KubeConnectionSource>(), settings));
         services.AddSingleton(sp => new IssuerKeyCache(sp.GetRequiredService<IIssuerKeySource>(), options.Authentication, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new SenderCheck(sp.GetRequiredService<IssuerKeyCache>(), options.Authentication));
 
@@ -125,7 +129,7 @@ public static class Extensions
 
         var settings = app.Services.GetRequiredService<CachierSettings>();
         var senders = app.Services.GetRequiredService<SenderCheck>();
-        var logger = app.Services.GetRequiredService<ILogger<SenderFilter>>();
+        var logger = LoggerOf<SenderFilter>(app.Services);
         if (senders.Required)
         {
             Log.AuthenticationOn(logger, settings.Options.Authentication.Audience, string.Join(", ", SenderAuthenticationSettings.Subjects(settings.Options.Authentication)));
@@ -138,9 +142,26 @@ public static class Extensions
 
         app.MapEventEndpoints(new SenderFilter(senders, logger, dapr: false));
         app.MapDaprEndpoints(settings.Options, new SenderFilter(senders, logger, dapr: true));
-        app.MapPrometheusScrapingEndpoint("/metrics", app.Services.GetRequiredService<MeterProvider>(), configureBranchedPipeline: null, optionsName: null);
+        MapMetrics(app, lifetime);
         return app;
     }
+
+    /// <summary>
+    /// <c>/metrics</c>, with the exporter's branch built at the first scrape: OpenTelemetry's MapPrometheusScrapingEndpoint
+    /// needs the MeterProvider at once, which would hold the start until the metrics pipeline, built on another thread,
+    /// is ready. Once the port listens, the container takes the provider (it disposes it with the host).
+    /// </summary>
+    private static void MapMetrics(WebApplication app, IHostApplicationLifetime lifetime)
+    {
+        var branch = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
+        var scrape = new Lazy<RequestDelegate>(() => branch
+            .UseOpenTelemetryPrometheusScrapingEndpoint(app.Services.GetRequiredService<MeterProvider>(), predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null)
+            .Build());
+        app.Map("/metrics", context => scrape.Value(context));
+        lifetime.ApplicationStarted.Register(() => _ = app.Services.GetRequiredService<MeterProvider>());
+    }
+
+    private static ILogger<T> LoggerOf<T>(IServiceProvider services) => services.GetRequiredService<ILoggerFactory>().CreateLogger<T>();
 
     private static List<string> ResourceFlags(string[] args)
     {

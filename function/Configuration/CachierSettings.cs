@@ -6,6 +6,11 @@ namespace Cachier.Configuration;
 /// <summary>The options, parsed once: what the rest of the service reads.</summary>
 public sealed class CachierSettings
 {
+    // Built at its first use (the warmer's first pass), not with the settings: its scope is a SHA-256, and the first
+    // hash loads OpenSSL, about 10 ms that the start's main thread would spend before the port opens, for a value
+    // the images role never reads. The API server connection loads OpenSSL on its own thread meanwhile.
+    private readonly Lazy<PullPodTemplate> _pullPodTemplate;
+
     public CachierSettings(CachierOptions options)
     {
         var resources = options.Resources.SelectMany(r => r.Split([',', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
@@ -19,8 +24,9 @@ public sealed class CachierSettings
         var w = options.Warmer;
         IsWarmer = string.Equals(options.Role, CachierOptions.RoleWarmer, StringComparison.OrdinalIgnoreCase);
         Limits = new WarmLimits(w.MaxPullPodsPerNode, w.MaxPullPods, w.ImagesPerPod, w.RetryBackoff, w.RetryBackoffMax, w.PulledGrace);
-        PullPodTemplate = new PullPodTemplate(w.HelperImage, w.HelperCommand.Count > 0 ? w.HelperCommand : ["/bin/cp", "/bin/true", "/warm/true"],
-            w.RunAsUser, w.PullDeadline, PullPodTemplate.ScopeOf(string.IsNullOrWhiteSpace(w.ImageSelector) ? null : w.ImageSelector));
+        _pullPodTemplate = new Lazy<PullPodTemplate>(() => new PullPodTemplate(
+            w.HelperImage, w.HelperCommand.Count > 0 ? w.HelperCommand : ["/bin/cp", "/bin/true", "/warm/true"],
+            w.RunAsUser, w.PullDeadline, PullPodTemplate.ScopeOf(string.IsNullOrWhiteSpace(w.ImageSelector) ? null : w.ImageSelector)));
     }
 
     public IReadOnlyList<ResourceKind> Kinds { get; }
@@ -35,7 +41,7 @@ public sealed class CachierSettings
 
     public WarmLimits Limits { get; }
 
-    public PullPodTemplate PullPodTemplate { get; }
+    public PullPodTemplate PullPodTemplate => _pullPodTemplate.Value;
 
     public ResourceKind? FindKind(string apiVersion, string kind) =>
         Kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);

@@ -177,10 +177,11 @@ public sealed class KubeConnection : IDisposable
 /// <summary>
 /// The one <see cref="KubeConnection"/>, made on a thread-pool thread while the host is built and started: reading a
 /// kubeconfig and loading OpenSSL take milliseconds that a cold start would otherwise spend before its first event.
-/// A configuration that cannot make a connection still stops the start, with its message, when the host starts this
-/// service.
+/// The host waits for it only once Kestrel listens (<see cref="StartedAsync"/>), so the port opens while it is still
+/// being made; an event that comes meanwhile waits for it in <see cref="KubeApi"/>. A configuration that cannot make a
+/// connection still stops the start, with its message.
 /// </summary>
-public sealed class KubeConnectionSource : IHostedService, IDisposable
+public sealed class KubeConnectionSource : IHostedLifecycleService, IDisposable
 {
     private readonly Task<KubeConnection> _connection;
     private readonly ILogger _logger;
@@ -203,7 +204,12 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
 
     public Task<KubeConnection> Connection => _connection;
 
-    public async Task StartAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>After every hosted service's StartAsync (Kestrel's listening among them): a failed connection fails the start here.</summary>
+    public async Task StartedAsync(CancellationToken cancellationToken)
     {
         var connection = await _connection.WaitAsync(cancellationToken);
         Log.Started(_logger, _kinds, connection.BaseUrl);
@@ -213,7 +219,11 @@ public sealed class KubeConnectionSource : IHostedService, IDisposable
         }
     }
 
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() =>
         _connection.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);

@@ -108,6 +108,44 @@ public sealed class ConnectionContractTests : IDisposable
         Assert.Contains($"kubeconfig '{path}' does not exist", e.ToString());
     }
 
+    [Fact]
+    public async Task Port_opens_while_the_connection_is_made_and_an_event_waits_for_the_connection()
+    {
+        // The host waits for the connection only in StartedAsync, after Kestrel listens; a call made meanwhile waits for it.
+        var connecting = new TaskCompletionSource<KubeConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var settings = new CachierSettings(new CachierOptions());
+        using var source = new KubeConnectionSource(connecting.Task, settings, NullLogger<KubeConnectionSource>.Instance);
+        var api = new KubeApi(source, settings);
+
+        var start = source.StartAsync(CancellationToken.None);
+        var started = source.StartedAsync(CancellationToken.None);
+        var get = api.GetWorkloadAsync(Deployment, "ns", "web", CancellationToken.None);
+
+        Assert.True(start.IsCompletedSuccessfully);
+        Assert.False(started.IsCompleted);
+        Assert.False(get.IsCompleted);
+        Assert.Empty(_api.LogEntries);
+
+        connecting.SetResult(KubeConnection.FromOptions(new CachierOptions { ApiServerUrl = _api.Url }));
+        await started;
+        Assert.Null(await get);
+        Assert.Single(_api.LogEntries);
+    }
+
+    [Fact]
+    public async Task Failed_connection_fails_the_start_once_the_port_is_open()
+    {
+        var connecting = new TaskCompletionSource<KubeConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var source = new KubeConnectionSource(connecting.Task, new CachierSettings(new CachierOptions()), NullLogger<KubeConnectionSource>.Instance);
+
+        await source.StartAsync(CancellationToken.None);
+        var started = source.StartedAsync(CancellationToken.None);
+        connecting.SetException(new InvalidOperationException("No Kubernetes connection: kubeconfig 'gone' does not exist."));
+
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => started);
+        Assert.Contains("kubeconfig 'gone' does not exist", e.Message);
+    }
+
     [Theory]
     [InlineData("https://api.example:6443", "ops.yaml", true, KubeConnection.Source.Url)]
     [InlineData(null, "ops.yaml", true, KubeConnection.Source.Kubeconfig)]
