@@ -48,10 +48,8 @@ public sealed class KubeConnection : IDisposable
                 handler.SslOptions.CertificateChainPolicy = policy;
             }
 
-            if (!string.IsNullOrEmpty(config.TlsServerName))
-            {
-                handler.SslOptions.TargetHost = config.TlsServerName;
-            }
+            // null (no tls-server-name): the request's host, as by default.
+            handler.SslOptions.TargetHost = string.IsNullOrEmpty(config.TlsServerName) ? null : config.TlsServerName;
 
             if (!string.IsNullOrEmpty(config.ClientCertificateData) || !string.IsNullOrEmpty(config.ClientCertificateFilePath))
             {
@@ -63,18 +61,12 @@ public sealed class KubeConnection : IDisposable
 
         // The same order as KubernetesClient: a token provider (the in-cluster token file, re-read every minute
         // so kubelet's rotations are picked up; exec and auth-provider plugins), else a fixed token, else basic auth.
-        if (config.TokenProvider is { } tokens)
-        {
-            _tokens = tokens;
-        }
-        else if (!string.IsNullOrEmpty(config.AccessToken))
-        {
-            _header = new AuthenticationHeaderValue("Bearer", config.AccessToken);
-        }
-        else if (!string.IsNullOrEmpty(config.Username) && !string.IsNullOrEmpty(config.Password))
-        {
-            _header = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{config.Username}:{config.Password}")));
-        }
+        _tokens = config.TokenProvider;
+        _header = _tokens is not null ? null
+            : !string.IsNullOrEmpty(config.AccessToken) ? new AuthenticationHeaderValue("Bearer", config.AccessToken)
+            : !string.IsNullOrEmpty(config.Username) && !string.IsNullOrEmpty(config.Password)
+                ? new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{config.Username}:{config.Password}")))
+            : null;
     }
 
     /// <summary>Where the connection comes from, first match wins.</summary>
@@ -119,10 +111,8 @@ public sealed class KubeConnection : IDisposable
     /// <summary>The kubeconfig says <c>insecure-skip-tls-verify</c>: the start logs a warning.</summary>
     public bool SkipsTlsVerification { get; }
 
-    public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct)
-    {
+    public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct) =>
         request.Headers.Authorization = _tokens is null ? _header : await _tokens.GetAuthenticationHeaderAsync(ct);
-    }
 
     /// <summary>
     /// The API server refused our credentials (401): the in-cluster token may have been rotated under us. The next
