@@ -42,15 +42,18 @@ public static class Extensions
         services.AddSingleton(sp => new KubeApi(sp.GetRequiredService<KubeConnectionSource>(), settings));
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());
         services.AddSingleton<IWarmApi>(sp => sp.GetRequiredService<KubeApi>());
-        services.AddSingleton<Warmer>();
+        services.AddSingleton(sp => new Warmer(sp.GetRequiredService<IWarmApi>(), settings, sp.GetRequiredService<TimeProvider>(), LoggerOf<Warmer>(sp),
+            sp.GetRequiredService<IHostApplicationLifetime>()));
         // Events on workloads: queued by the reconcile, written by the recorder's own loop.
         services.AddSingleton(sp => new EventRecorder(sp.GetRequiredService<KubeApi>(), sp.GetRequiredService<TimeProvider>(), LoggerOf<EventRecorder>(sp)));
         services.AddSingleton<IEventRecorder>(sp => sp.GetRequiredService<EventRecorder>());
         services.AddHostedService(sp => sp.GetRequiredService<EventRecorder>());
         services.AddSingleton(sp => new PlanMemo(options.MemoCapacity, options.MemoTtl, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<ImageReconciler>();
-        services.AddSingleton<Resyncer>();
-        services.AddSingleton<EventPipeline>();
+        services.AddSingleton(sp => new ImageReconciler(sp.GetRequiredService<IClusterApi>(), settings, sp.GetRequiredService<PlanMemo>(), sp.GetRequiredService<IEventRecorder>()));
+        services.AddSingleton(sp => new Resyncer(sp.GetRequiredService<IClusterApi>(), sp.GetRequiredService<ImageReconciler>(), sp.GetRequiredService<IEventRecorder>(),
+            settings, LoggerOf<Resyncer>(sp), sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new EventPipeline(sp.GetRequiredService<ImageReconciler>(), sp.GetRequiredService<Resyncer>(), sp.GetRequiredService<Warmer>(),
+            settings, LoggerOf<EventPipeline>(sp)));
         services.AddSingleton(new BodyBudget(options.BodyMemoryBudgetBytes));
 
         // Who may send events: the issuer's keys are fetched over the same connection and cached.
@@ -143,6 +146,21 @@ public static class Extensions
         app.MapEventEndpoints(new SenderFilter(senders, logger, dapr: false));
         app.MapDaprEndpoints(settings.Options, new SenderFilter(senders, logger, dapr: true));
         MapMetrics(app, lifetime);
+
+        // What the first event's handler takes from the container is made as soon as the port listens, beside it: made by
+        // that event, it stood in its way (ILogger<T> is built at run time under Native AOT).
+        lifetime.ApplicationStarted.Register(() => ThreadPool.UnsafeQueueUserWorkItem(static services =>
+        {
+            try
+            {
+                _ = services.GetRequiredService<EventPipeline>();
+                _ = services.GetRequiredService<ILogger<EventPipeline>>();
+            }
+            catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException)
+            {
+                // Stopped already, or a service that cannot be made: the first event meets it as it would have.
+            }
+        }, app.Services, preferLocal: false));
         return app;
     }
 
