@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Cachier.Configuration;
 using Cachier.Domain;
-using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using CloudNative.CloudEvents;
 

@@ -39,6 +39,15 @@ public class NamespaceGraphTests(ITestOutputHelper output)
         Assert.Contains("Cachier.Kubernetes", graph["Cachier"]);
     }
 
+    [Fact]
+    public void The_edge_reaches_the_cluster_only_through_the_reconciler_port()
+    {
+        // The HTTP edge parses and hands inward: it reads an embedded object with Domain's reader, never an adapter.
+        var graph = Graph();
+        Assert.DoesNotContain("Cachier.Kubernetes", graph["Cachier.Http"]);
+        Assert.Contains("Cachier.Reconcile", graph["Cachier.Http"]);
+    }
+
     internal static Dictionary<string, HashSet<string>> Graph()
     {
         var graph = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
