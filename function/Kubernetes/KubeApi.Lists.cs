@@ -10,14 +10,14 @@ namespace Cachier.Kubernetes;
 public sealed partial class KubeApi
 {
     public IAsyncEnumerable<IReadOnlyList<Workload>> ListWorkloadsAsync(ResourceKind kind, CancellationToken ct) =>
-        ListPagesAsync(kind.CollectionPath() + NotExcluded, null, item => WorkloadReader.Read(item, kind), ct);
+        ListPagesAsync(kind.CollectionPath(), null, _notExcluded, item => WorkloadReader.Read(item, kind), ct);
 
     public async IAsyncEnumerable<IReadOnlyList<ImageState>> ListAllImagesAsync([EnumeratorCancellation] CancellationToken ct)
     {
         string? token = null;
         do
         {
-            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images{NotExcluded}", "controller", token), null, WireJson.Default.ImageList, ct);
+            var list = await ReadAsync(HttpMethod.Get, PagePath($"{ImagesRoot}/images", "controller", _notExcluded, token), null, WireJson.Default.ImageList, ct);
             token = NextPage(token, list.Metadata?.Continue, "LIST images");
             yield return list.Items.Select(ToState).ToList();
         }
@@ -28,13 +28,13 @@ public sealed partial class KubeApi
     /// A cluster-wide LIST, page by page, each item read while its page is parsed. An item the reader cannot read
     /// (<see cref="FormatException"/>) fails the LIST: it is an answer Cachier did not expect.
     /// </summary>
-    private async IAsyncEnumerable<IReadOnlyList<T>> ListPagesAsync<T>(string collection, string? labelSelector, Func<JsonElement, T> read,
+    private async IAsyncEnumerable<IReadOnlyList<T>> ListPagesAsync<T>(string collection, string? labelSelector, string? fieldSelector, Func<JsonElement, T> read,
         [EnumeratorCancellation] CancellationToken ct)
     {
         string? token = null;
         do
         {
-            var path = PagePath(collection, labelSelector, token);
+            var path = PagePath(collection, labelSelector, fieldSelector, token);
             using var response = await SendAsync(HttpMethod.Get, path, null, ct);
             await EnsureSuccessAsync(response, "LIST", path, ct);
             using var doc = await ParseAsync(response, "LIST", path, ct);
@@ -65,20 +65,23 @@ public sealed partial class KubeApi
             : next;
 
     /// <summary>
-    /// The resync's LISTs leave out the excluded namespaces on the API server's side (<c>fieldSelector</c>
-    /// <c>metadata.namespace!=</c>, served for every kind): what Cachier would only skip is neither encoded nor read.
+    /// The resync's LISTs leave out the excluded namespaces on the API server's side (<c>metadata.namespace!=</c>, a field
+    /// selector served for every kind): what Cachier would only skip is neither encoded nor read. Null: none excluded.
     /// </summary>
-    private string NotExcluded => _notExcluded ??= settings.ExcludedNamespaces.Count == 0 ? ""
-        : "?fieldSelector=" + Uri.EscapeDataString(string.Join(',', settings.ExcludedNamespaces.Order(StringComparer.Ordinal).Select(ns => $"metadata.namespace!={ns}")));
+    private readonly string? _notExcluded = settings.ExcludedNamespaces.Count == 0 ? null
+        : string.Join(',', settings.ExcludedNamespaces.Order(StringComparer.Ordinal).Select(ns => $"metadata.namespace!={ns}"));
 
-    private string? _notExcluded;
-
-    private string PagePath(string collection, string? labelSelector, string? token)
+    private string PagePath(string collection, string? labelSelector, string? fieldSelector, string? token)
     {
-        var query = new StringBuilder(collection).Append(collection.Contains('?') ? '&' : '?').Append("limit=").Append(settings.Options.ResyncPageSize);
+        var query = new StringBuilder(collection).Append("?limit=").Append(settings.Options.ResyncPageSize);
         if (labelSelector is not null)
         {
             query.Append("&labelSelector=").Append(Uri.EscapeDataString(labelSelector));
+        }
+
+        if (fieldSelector is not null)
+        {
+            query.Append("&fieldSelector=").Append(Uri.EscapeDataString(fieldSelector));
         }
 
         if (!string.IsNullOrEmpty(token))

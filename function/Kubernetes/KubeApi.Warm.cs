@@ -16,7 +16,7 @@ public sealed partial class KubeApi
     public async Task<IReadOnlyList<WarmNode>> ListNodesAsync(CancellationToken ct)
     {
         var nodes = new List<WarmNode>();
-        await foreach (var page in ListPagesAsync("/api/v1/nodes", null, WarmResources.ReadNode, ct))
+        await foreach (var page in ListPagesAsync("/api/v1/nodes", null, null, WarmResources.ReadNode, ct))
         {
             nodes.AddRange(page);
         }
@@ -26,13 +26,13 @@ public sealed partial class KubeApi
 
     public IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct) =>
         ListPagesAsync($"{ImagesRoot}/images",
-            string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector,
+            string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector, null,
             WarmResources.ReadImage, ct);
 
     public async Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct)
     {
         var pods = new List<PullPod>();
-        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), WarmResources.ReadPullPod, ct))
+        await foreach (var page in ListPagesAsync("/api/v1/pods", WarmResources.PullPodSelector(settings.PullPodTemplate.Scope), null, WarmResources.ReadPullPod, ct))
         {
             pods.AddRange(page);
         }

@@ -99,7 +99,7 @@ public sealed class ResyncContractTests
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);
         Assert.Equal("completed", (string?)JsonNode.Parse(text)!["result"]);
         var field = Uri.EscapeDataString(selector);
-        Assert.Equal([$"GET {ImagesCollection}?fieldSelector={field}&limit=2&labelSelector=controller", $"GET {Deployments}?fieldSelector={field}&limit=2"], host.Lines);
+        Assert.Equal([$"GET {ImagesCollection}?limit=2&labelSelector=controller&fieldSelector={field}", $"GET {Deployments}?limit=2&fieldSelector={field}"], host.Lines);
     }
 
     [Fact]
