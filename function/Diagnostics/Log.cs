@@ -65,6 +65,9 @@ public static partial class Log
     [LoggerMessage(19, LogLevel.Warning, "Event {Reason} on {Kind} {Namespace}/{Name} not written: {Cause}")]
     public static partial void EventNotWritten(ILogger logger, string kind, string @namespace, string name, string reason, string cause);
 
+    [LoggerMessage(EventId = 20, Message = "Start-up check of the API server: {Problem}")]
+    public static partial void StartCheckFailed(ILogger logger, LogLevel level, string problem);
+
     /// <summary>
     /// The one line per event. With the event's <paramref name="traceParent"/> it is the same line plus a
     /// <c>TraceParent</c> field; without one, nothing is added (and nothing allocated) for it.

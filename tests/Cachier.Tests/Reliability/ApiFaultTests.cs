@@ -272,7 +272,7 @@ public sealed class ApiFaultTests
         var outcome = await CloudEvents.OutcomeAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("transient", (string?)outcome["result"]);
         Assert.True(CloudEvents.RetryAfterSeconds(response) >= 1);
-        var attempts = api.LogEntries.Select(e => e.RequestMessage!.DateTime).Order().ToList();
+        var attempts = api.LogEntries.Where(e => e.RequestMessage!.Path != ApiPaths.StartCheckPath).Select(e => e.RequestMessage!.DateTime).Order().ToList();
         Assert.InRange(attempts.Count, 1, 1 + Retries);
         Assert.True(attempts[^1] - attempts[0] < SenderBudget, $"{attempts.Count} attempts took {(attempts[^1] - attempts[0]).TotalMilliseconds:0} ms");
     }

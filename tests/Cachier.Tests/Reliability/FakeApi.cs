@@ -125,6 +125,12 @@ public sealed class FakeApi : IDisposable
     private async Task<IResponseMessage> HandleAsync(IRequestMessage message)
     {
         var query = string.IsNullOrEmpty(message.RawQuery) ? "" : message.RawQuery.StartsWith('?') ? message.RawQuery : "?" + message.RawQuery;
+        if (message.Path == ApiPaths.StartCheckPath)
+        {
+            // The app's start-up check (not an event's call): served, and kept out of the log and the hooks.
+            return Answer(200, new JsonObject { ["kind"] = "APIResourceList", ["groupVersion"] = "caching.internal.knative.dev/v1alpha1", ["resources"] = new JsonArray() }, null);
+        }
+
         var request = new ApiRequest(message.Method, message.Path, query, message.Body, Stopwatch.GetTimestamp());
         _log.Enqueue(request);
         Arrived?.Invoke(request);

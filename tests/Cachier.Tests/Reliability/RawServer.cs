@@ -99,6 +99,14 @@ public sealed class RawServer : IDisposable
                     continue;
                 }
 
+                if (head.ToString().StartsWith($"GET {ApiPaths.StartCheckPath} ", StringComparison.Ordinal))
+                {
+                    // The app's start-up check, not an event's call: answered, not counted.
+                    await socket.SendAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"u8.ToArray(), SocketFlags.None, _stop.Token);
+                    head.Clear();
+                    continue;
+                }
+
                 lock (_arrivals)
                 {
                     _arrivals.Add(Stopwatch.GetTimestamp());

@@ -18,6 +18,9 @@ public static class ApiPaths
 {
     public const string ImagesRoot = "/apis/caching.internal.knative.dev/v1alpha1";
 
+    /// <summary>What the app GETs once at start (the Image API's discovery document), not an event's cost.</summary>
+    public const string StartCheckPath = ImagesRoot;
+
     /// <summary>Where the app reads the service-account issuer's keys (sender authentication), not an event's cost.</summary>
     public const string DiscoveryPath = "/.well-known/openid-configuration";
 
@@ -193,8 +196,8 @@ public sealed partial class AppHost
 
     // ---- what the app did --------------------------------------------------------------------------------
 
-    /// <summary>What the app asked the API server for an event: every call but the reads of the issuer's keys.</summary>
-    public IReadOnlyList<ApiCall> Calls => AllCalls.Where(c => c.Path is not (DiscoveryPath or KeysPath)).ToList();
+    /// <summary>What the app asked the API server for an event: every call but the reads of the issuer's keys and the start-up check.</summary>
+    public IReadOnlyList<ApiCall> Calls => AllCalls.Where(c => c.Path is not (DiscoveryPath or KeysPath or ApiPaths.StartCheckPath)).ToList();
 
     /// <summary>The reads of the issuer's keys (sender authentication).</summary>
     public IReadOnlyList<ApiCall> IssuerCalls => AllCalls.Where(c => c.Path is DiscoveryPath or KeysPath).ToList();
