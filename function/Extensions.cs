@@ -39,7 +39,7 @@ public static class Extensions
         // ahead, with the same category.
         services.AddSingleton(sp => new KubeConnectionSource(connecting, settings, LoggerOf<KubeConnectionSource>(sp)));
         services.AddHostedService(sp => sp.GetRequiredService<KubeConnectionSource>());
-        services.AddSingleton(sp => new StartCheck(sp.GetRequiredService<KubeConnectionSource>(), settings, LoggerOf<StartCheck>(sp)));
+        services.AddSingleton(sp => new StartCheck(sp.GetRequiredService<KubeConnectionSource>(), sp.GetRequiredService<KubeApi>(), LoggerOf<StartCheck>(sp)));
         services.AddHostedService(sp => sp.GetRequiredService<StartCheck>());
         services.AddSingleton(sp => new KubeApi(sp.GetRequiredService<KubeConnectionSource>(), settings));
         services.AddSingleton<IClusterApi>(sp => sp.GetRequiredService<KubeApi>());

@@ -37,6 +37,13 @@ public sealed partial class KubeApi(KubeConnectionSource source, CachierSettings
     public Task<ImageState?> GetImageAsync(string ns, string name, CancellationToken ct) =>
         GetOrNullAsync($"{ImagesRoot}/namespaces/{ns}/images/{name}", (doc, path) => ToState(Deserialize(doc, WireJson.Default.ImageObject, "GET", path)), ct);
 
+    /// <summary>The Image API's discovery document (the start-up check): an <see cref="ApiException"/> when it is not served.</summary>
+    public async Task GetImageApiAsync(CancellationToken ct)
+    {
+        using var response = await SendAsync(HttpMethod.Get, ImagesRoot, null, ct);
+        await EnsureSuccessAsync(response, "GET", ImagesRoot, ct);
+    }
+
     public Task<WriteResult> CreateImageAsync(ImagePlan plan, DesiredImage image, CancellationToken ct)
     {
         return WriteAsync(HttpMethod.Post, $"{ImagesRoot}/namespaces/{plan.Owner.Namespace}/images",

@@ -1,5 +1,5 @@
-using Cachier.Configuration;
 using Cachier.Diagnostics;
+using Cachier.Reconcile;
 
 namespace Cachier.Kubernetes;
 
@@ -11,7 +11,7 @@ namespace Cachier.Kubernetes;
 /// from zero does not pay for it (bench/RESULTS.md, section 3). It never fails the start: the API server may come up
 /// later, and each event's own calls report their failures.
 /// </summary>
-public sealed class StartCheck(KubeConnectionSource source, CachierSettings settings, ILogger<StartCheck> logger) : IHostedService
+public sealed class StartCheck(KubeConnectionSource source, KubeApi api, ILogger<StartCheck> logger) : IHostedService
 {
     public const string Path = KubeApi.ImagesRoot;
 
@@ -33,51 +33,51 @@ public sealed class StartCheck(KubeConnectionSource source, CachierSettings sett
         await Completion.WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Null when the Image API is served; else what is wrong, and how loud to say it. The GET is an ordinary call of
+    /// <see cref="KubeApi"/>: its timeout, bounded retry, credentials re-read on 401 and metric.
+    /// </summary>
+    public static async Task<(LogLevel Level, string Message)?> CheckAsync(KubeApi api, CancellationToken ct)
+    {
+        try
+        {
+            await api.GetImageApiAsync(ct);
+            return null;
+        }
+        catch (ApiException e) when (e.StatusCode is { } status)
+        {
+            return status switch
+            {
+                404 => (LogLevel.Error, $"GET {Path} answered 404: the Image CRD (images.{ImageResources.Group}) is not installed, so no Image can be written until it is"),
+                401 => (LogLevel.Error, $"GET {Path} answered 401: the API server refuses Cachier's credentials"),
+                403 => (LogLevel.Error, $"GET {Path} answered 403: Cachier's identity may not read the Image API"),
+                _ => (LogLevel.Warning, $"GET {Path} answered {status}"),
+            };
+        }
+        catch (ApiException e)
+        {
+            return (LogLevel.Warning, $"GET {Path} got no answer ({e.Message}); events will wait for the API server");
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            return null; // the host is stopping
+        }
+    }
 
     private async Task RunAsync(CancellationToken ct)
     {
-        KubeConnection connection;
         try
         {
-            connection = await source.Connection.WaitAsync(ct);
+            await source.Connection.WaitAsync(ct);
         }
         catch (Exception) when (source.Connection.IsFaulted || ct.IsCancellationRequested)
         {
             return; // a connection that cannot be made stops the start itself, with its message (KubeConnectionSource)
         }
 
-        if (await CheckAsync(connection, settings.Options.ApiTimeout, ct) is { } problem)
+        if (await CheckAsync(api, ct) is { } problem)
         {
             Log.StartCheckFailed(logger, problem.Level, problem.Message);
-        }
-    }
-
-    /// <summary>Null when the Image API is served; else what is wrong, and how loud to say it.</summary>
-    public static async Task<(LogLevel Level, string Message)?> CheckAsync(KubeConnection connection, TimeSpan timeout, CancellationToken ct)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, connection.BaseUrl + Path);
-            await connection.AuthenticateAsync(request, deadline.Token);
-            using var response = await connection.HttpClient.SendAsync(request, deadline.Token);
-            return (int)response.StatusCode switch
-            {
-                >= 200 and < 300 => null,
-                404 => (LogLevel.Error, $"GET {Path} answered 404: the Image CRD (images.{ImageResources.Group}) is not installed, so no Image can be written until it is"),
-                401 => (LogLevel.Error, $"GET {Path} answered 401: the API server refuses Cachier's credentials"),
-                403 => (LogLevel.Error, $"GET {Path} answered 403: Cachier's identity may not read the Image API"),
-                var status => (LogLevel.Warning, $"GET {Path} answered {status}"),
-            };
-        }
-        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
-        {
-            return (LogLevel.Warning, $"GET {Path} got no answer within {timeout.TotalSeconds:0.###} s ({e.Message}); events will wait for the API server");
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            return null; // the host is stopping
         }
     }
 }

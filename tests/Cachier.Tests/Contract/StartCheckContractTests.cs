@@ -4,6 +4,7 @@ using Cachier.Kubernetes;
 using k8s;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Cachier.Tests.Contract;
 
@@ -26,7 +27,7 @@ public sealed class StartCheckContractTests : IDisposable
             .RespondWith(Response.Create().WithStatusCode(200).WithBody("""{"kind":"APIResourceList","resources":[]}"""));
         using var connection = Connection("s3cret");
 
-        var problem = await StartCheck.CheckAsync(connection, Timeout, CancellationToken.None);
+        var problem = await StartCheck.CheckAsync(Api(connection), CancellationToken.None);
 
         Assert.Null(problem);
         var request = Assert.Single(_api.LogEntries).RequestMessage!;
@@ -43,7 +44,7 @@ public sealed class StartCheckContractTests : IDisposable
         _api.Given(Request.Create().UsingGet().WithPath(ApiPaths.StartCheckPath)).RespondWith(Response.Create().WithStatusCode(status));
         using var connection = Connection("t");
 
-        var problem = await StartCheck.CheckAsync(connection, Timeout, CancellationToken.None);
+        var problem = await StartCheck.CheckAsync(Api(connection), CancellationToken.None);
 
         Assert.NotNull(problem);
         Assert.Equal(LogLevel.Error, problem.Value.Level);
@@ -61,7 +62,7 @@ public sealed class StartCheckContractTests : IDisposable
         listener.Stop();
         using var connection = new KubeConnection(new KubernetesClientConfiguration { Host = $"http://127.0.0.1:{port}" }, Timeout);
 
-        var problem = await StartCheck.CheckAsync(connection, Timeout, CancellationToken.None);
+        var problem = await StartCheck.CheckAsync(Api(connection), CancellationToken.None);
 
         Assert.NotNull(problem);
         Assert.Equal(LogLevel.Warning, problem.Value.Level);
@@ -90,6 +91,9 @@ public sealed class StartCheckContractTests : IDisposable
         var request = Assert.Single(_api.LogEntries).RequestMessage!;
         Assert.Equal(("GET", ApiPaths.StartCheckPath), (request.Method, request.Path));
     }
+
+    private static KubeApi Api(KubeConnection connection) =>
+        new(new KubeConnectionSource(connection, NullLogger<KubeConnectionSource>.Instance), new CachierSettings(new CachierOptions { ApiTimeout = Timeout }));
 
     private KubeConnection Connection(string token) =>
         new(new KubernetesClientConfiguration { Host = _api.Url, AccessToken = token }, Timeout);
