@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -79,20 +78,15 @@ public sealed class Cluster(BenchEnv env) : IDisposable
     /// <summary>The first ReplicaSet the Deployment controller made for a Deployment (controlled: not cached by default).</summary>
     public async Task<string?> WaitForReplicaSetAsync(string ns, string deployment, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        string? name = null;
+        await PollAsync(async () =>
         {
             using var doc = JsonDocument.Parse(await GetJsonAsync($"/apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=app%3D{deployment}"));
             var items = doc.RootElement.GetProperty("items");
-            if (items.GetArrayLength() > 0)
-            {
-                return items[0].GetProperty("metadata").GetProperty("name").GetString();
-            }
-
-            await Task.Delay(100);
-        }
-
-        return null;
+            name = items.GetArrayLength() > 0 ? items[0].GetProperty("metadata").GetProperty("name").GetString() : null;
+            return name is not null;
+        }, timeout, TimeSpan.FromMilliseconds(100));
+        return name;
     }
 
     /// <summary>Images of one workload, by controller label.</summary>
@@ -133,26 +127,22 @@ public sealed class Cluster(BenchEnv env) : IDisposable
     /// </summary>
     public async Task WaitApiServerReadyAsync(TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        var ready = await PollAsync(async () =>
         {
             try
             {
                 using var response = await _admin.GetAsync("/readyz");
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
+                return response.IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
-                // Down or restarting.
+                return false; // down or restarting
             }
-
-            await Task.Delay(250);
+        }, timeout, TimeSpan.FromMilliseconds(250));
+        if (!ready)
+        {
+            throw new TimeoutException($"the API server did not become ready within {timeout}");
         }
-
-        throw new TimeoutException($"the API server did not become ready within {timeout}");
     }
 
     /// <summary>Runs a block; when it met errors (the API server went away), waits for the API server and runs it again (at most twice).</summary>
@@ -183,19 +173,32 @@ public sealed class Cluster(BenchEnv env) : IDisposable
         {
         }
 
-        var deadline = Stopwatch.GetTimestamp() + (5 * 60 * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < deadline)
+        var gone = await PollAsync(async () =>
         {
             using var response = await _admin.GetAsync($"/api/v1/namespaces/{ns}");
-            if (response.StatusCode == HttpStatusCode.NotFound)
+            return response.StatusCode == HttpStatusCode.NotFound;
+        }, TimeSpan.FromMinutes(5), TimeSpan.FromMilliseconds(250));
+        if (!gone)
+        {
+            Console.Error.WriteLine($"bench: namespace {ns} was still being deleted after 5 minutes; going on");
+        }
+    }
+
+    /// <summary>Asks <paramref name="done"/> every <paramref name="interval"/> until it says yes (true) or <paramref name="timeout"/> has passed (false).</summary>
+    private static async Task<bool> PollAsync(Func<Task<bool>> done, TimeSpan timeout, TimeSpan interval)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await done())
             {
-                return;
+                return true;
             }
 
-            await Task.Delay(250);
+            await Task.Delay(interval);
         }
 
-        Console.Error.WriteLine($"bench: namespace {ns} was still being deleted after 5 minutes; going on");
+        return false;
     }
 
     private async Task PatchAsync(string path, string body, string mediaType)
