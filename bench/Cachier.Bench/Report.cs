@@ -107,7 +107,8 @@ public static class Report
         md.AppendLine("The **raw client** makes that same GET of the same Deployments directly against the API server over HTTPS with the same ServiceAccount token");
         md.AppendLine("(HTTP/1.1 keep-alive pool, like Cachier's client), reading the whole body. Per side and concurrency: " +
             $"{r.WarmupPerSide} warm-up requests, then {r.RequestsPerSide:N0} measured requests in 10 blocks, interleaved with the other side's as raw, function, function, raw, raw, function, ...");
-        md.AppendLine("The rows after the first two are diagnostics: the same binary with one setting changed (a fresh process each), compared with the raw client in the same interleaved way.");
+        md.AppendLine("The rows after the first two are diagnostics, compared with the raw client in the same interleaved way: the same binary with one setting changed (a fresh process each), " +
+            $"and, in the shipped process, {Cachier.Bench.Steady.NoCall} (the second hop without the GET).");
         md.AppendLine("CPU per event comes from `/proc/PID/stat` (10 ms ticks, summed over the blocks); the API server's includes every other client it served meanwhile (n/a: it was restarted).");
         md.AppendLine($"Load average before/after: {r.LoadAverageBefore:0.00} / {r.LoadAverageAfter:0.00}.").AppendLine();
         md.AppendLine("| Measurement | Side | Requests | Errors | Events/s | p50 ms | p99 ms | mean ms | Function/raw | CPU per event (API server: all its clients) | Function RSS after |");
