@@ -29,7 +29,8 @@ public sealed record SteadyRow(
     double? ApiServerCpuUsPerRawCall,
     double? ApiServerCpuUsPerFunctionEvent,
     bool Diagnostic = false,
-    double? FunctionRssMiB = null);
+    double? FunctionRssMiB = null,
+    double? FunctionGetMeanMs = null);
 
 public sealed record SteadyResult(
     string Function,

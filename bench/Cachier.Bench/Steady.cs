@@ -88,9 +88,16 @@ public static class Steady
             // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
             foreach (var concurrency in shipped || label is LogOff or NoSpin ? new[] { 1, 8 } : [8])
             {
+                var gets = await GetTimingAsync(local, function.Url);
                 var row = await MeasureAsync(shipped ? $"c={concurrency}" : $"c={concurrency}, {label}", concurrency, workloads, requests, warmup,
                     Raw(i => names[i % workloads]), Function(i => names[i % workloads]), function, env.ApiServerPidFile, cluster);
-                row = row with { Diagnostic = !shipped, FunctionRssMiB = Math.Round(function.ReadMemory().VmRssMiB, 1) };
+                var getsAfter = await GetTimingAsync(local, function.Url);
+                row = row with
+                {
+                    Diagnostic = !shipped,
+                    FunctionRssMiB = Math.Round(function.ReadMemory().VmRssMiB, 1),
+                    FunctionGetMeanMs = getsAfter.Count > gets.Count ? Math.Round(1000 * (getsAfter.Seconds - gets.Seconds) / (getsAfter.Count - gets.Count), 3) : null,
+                };
                 rows.Add(row);
                 Console.Error.WriteLine($"steady: {row.Name}: raw {row.Raw.EventsPerSecond}/s, function {row.Function.EventsPerSecond}/s ({row.Ratio:0.00}), function CPU {row.FunctionCpuUsPerEvent} us/event");
             }
@@ -179,6 +186,18 @@ public static class Steady
             PerEvent(functionCpu, functionSummary),
             apiValid ? PerEvent(apiRaw, rawSummary) : null,
             apiValid ? PerEvent(apiFunction, functionSummary) : null);
+    }
+
+    /// <summary>
+    /// The function's GETs so far, from its own metric <c>cachier.api.request.duration</c> (send to answer read, inside the
+    /// function): how many, and their summed seconds.
+    /// </summary>
+    private static async Task<(double Count, double Seconds)> GetTimingAsync(HttpClient local, Uri function)
+    {
+        var lines = (await local.GetStringAsync(new Uri(function, "/metrics"))).Split('\n').Where(l => l.Contains("verb=\"GET\"", StringComparison.Ordinal)).ToList();
+        double Sum(string series) => lines.Where(l => l.StartsWith(series + "{", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        return (Sum("cachier_api_request_duration_seconds_count"), Sum("cachier_api_request_duration_seconds_sum"));
     }
 
     /// <summary>The API server's pid and CPU time; null when it is not running.</summary>
