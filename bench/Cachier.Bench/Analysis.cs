@@ -127,14 +127,16 @@ public static class Analysis
             md.AppendLine();
         }
 
-        if (missed.FirstOrDefault(r => r.Concurrency == 1) is { } c1)
+        // The c=1 row, and the diagnostic row of an event without an API call that splits its latency and CPU.
+        var c1 = missed.FirstOrDefault(r => r.Concurrency == 1);
+        var hop = diagnostics.FirstOrDefault(d => d.Name.Contains(Steady.NoCall, StringComparison.Ordinal));
+        if (c1 is not null)
         {
             var added = c1.Function.MeanMs - c1.Raw.MeanMs;
             var allowed = c1.Raw.MeanMs * (1 / target - 1);
             md.AppendLine($"At concurrency 1 the rate is 1 / latency: Cachier adds {added:0.00} ms (mean; p50 {c1.Function.P50Ms - c1.Raw.P50Ms:0.00} ms) to a {c1.Raw.MeanMs:0.00} ms GET. {target:0.0} x raw allows at most " +
                 $"{allowed:0.00} ms added, so it is missed by {added - allowed:0.00} ms per event.");
             // Mean latencies at c=1, split in the same process: the event without its GET, the GET as the function times it, the rest.
-            var hop = diagnostics.FirstOrDefault(d => d.Name.Contains(Steady.NoCall, StringComparison.Ordinal));
             if (hop is not null)
             {
                 md.AppendLine($"Split in the same process at c=1: an event that makes no API call (diagnostic row, a kind Cachier does not watch) takes {hop.Function.MeanMs:0.00} ms: " +
@@ -155,10 +157,9 @@ public static class Analysis
 
         var logOff = diagnostics.FirstOrDefault(d => d.Concurrency == 8 && d.Name.Contains("log line off", StringComparison.Ordinal));
         md.AppendLine("What would close the gap: fewer CPU microseconds and less latency per event in Cachier's own process.");
-        var noCall = diagnostics.FirstOrDefault(d => d.Name.Contains(Steady.NoCall, StringComparison.Ordinal));
         md.AppendLine($"The planner is not where they go{(eventPath is { } e2 ? $" ({e2:0.0} µs)" : "")}" +
-            (noCall is not null && missed.FirstOrDefault(r => r.Concurrency == 1) is { } one
-                ? $"; nor the edge: an event without an API call costs {noCall.FunctionCpuUsPerEvent:0} µs of CPU, one with its GET {one.FunctionCpuUsPerEvent:0} µs, so most of it is the GET's path in the function (the request, TLS, the answer's parse, and the thread pool's hand-offs and spinning while it waits)."
+            (hop is not null && c1 is not null
+                ? $"; nor the edge: an event without an API call costs {hop.FunctionCpuUsPerEvent:0} µs of CPU, one with its GET {c1.FunctionCpuUsPerEvent:0} µs, so most of it is the GET's path in the function (the request, TLS, the answer's parse, and the thread pool's hand-offs and spinning while it waits)."
                 : "; the HTTP and JSON work around it, logging and metrics are.") +
             (logOff is not null && c8 is not null
                 ? $" In this run turning the per-event log line off changed the CPU per event at c=8 by {logOff.FunctionCpuUsPerEvent - c8.FunctionCpuUsPerEvent:+0;-0} µs (its diagnostic row);" +

@@ -70,10 +70,8 @@ public static class Backfill
     /// <summary>The function's Kubernetes Event notes so far, by result (cachier_kubernetes_events_total).</summary>
     private static async Task<Dictionary<string, double>> NotesAsync(HttpClient local, FunctionProcess function)
     {
-        var text = await local.GetStringAsync(new Uri(function.Url, "/metrics"));
-        return text.Split('\n').Where(l => l.StartsWith("cachier_kubernetes_events_total{", StringComparison.Ordinal))
-            .Select(l => (Result: l.Split("result=\"")[1].Split('"')[0], Value: double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)))
-            .GroupBy(x => x.Result).ToDictionary(g => g.Key, g => g.Sum(x => x.Value));
+        return (await Http.MetricsAsync(local, function.Url)).Where(m => m.Series.StartsWith("cachier_kubernetes_events_total{", StringComparison.Ordinal))
+            .GroupBy(m => m.Series.Split("result=\"")[1].Split('"')[0]).ToDictionary(g => g.Key, g => g.Sum(m => m.Value));
     }
 
     /// <summary>

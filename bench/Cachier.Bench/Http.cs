@@ -46,4 +46,11 @@ public static class Http
     };
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    /// <summary>A local function's <c>/metrics</c> (Prometheus text): each sample as its series with labels, and its value.</summary>
+    public static async Task<List<(string Series, double Value)>> MetricsAsync(HttpClient local, Uri function) =>
+        (await local.GetStringAsync(new Uri(function, "/metrics"))).Split('\n')
+            .Where(l => l.Length > 0 && l[0] != '#')
+            .Select(l => (l[..l.LastIndexOf(' ')], double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture)))
+            .ToList();
 }

@@ -194,9 +194,8 @@ public static class Steady
     /// </summary>
     private static async Task<(double Count, double Seconds)> GetTimingAsync(HttpClient local, Uri function)
     {
-        var lines = (await local.GetStringAsync(new Uri(function, "/metrics"))).Split('\n').Where(l => l.Contains("verb=\"GET\"", StringComparison.Ordinal)).ToList();
-        double Sum(string series) => lines.Where(l => l.StartsWith(series + "{", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        var gets = (await Http.MetricsAsync(local, function)).Where(m => m.Series.Contains("verb=\"GET\"", StringComparison.Ordinal)).ToList();
+        double Sum(string series) => gets.Where(m => m.Series.StartsWith(series + "{", StringComparison.Ordinal)).Sum(m => m.Value);
         return (Sum("cachier_api_request_duration_seconds_count"), Sum("cachier_api_request_duration_seconds_sum"));
     }
 
