@@ -189,4 +189,11 @@ public sealed class WarmerOptions
 
     /// <summary>Label selector narrowing the Images warmed (default: every Image in the cluster).</summary>
     public string? ImageSelector { get; set; }
+
+    /// <summary>
+    /// How long an owner's scheduling, once read, serves the passes after it (0: every pass reads every owner). Passes
+    /// come in bursts (each pull pod's and node's status change is one), and no trigger of the warmer follows an
+    /// owner's change anyway: a changed node selector is seen by the first pass after this, at the latest the ping's.
+    /// </summary>
+    public TimeSpan OwnerCacheTtl { get; set; } = TimeSpan.FromSeconds(30);
 }

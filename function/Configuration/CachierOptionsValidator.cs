@@ -75,6 +75,8 @@ public sealed class CachierOptionsValidator : IValidateOptions<CachierOptions>
         Check(w.RetryBackoff > TimeSpan.Zero && w.RetryBackoffMax >= w.RetryBackoff && w.RetryBackoffMax <= TimeSpan.FromDays(1),
             $"Cachier:Warmer:RetryBackoff ({w.RetryBackoff}) must be positive and at most RetryBackoffMax ({w.RetryBackoffMax}), itself at most a day");
         Check(w.PulledGrace >= TimeSpan.Zero, $"Cachier:Warmer:PulledGrace must not be negative, not {w.PulledGrace}");
+        Check(w.OwnerCacheTtl >= TimeSpan.Zero && w.OwnerCacheTtl <= TimeSpan.FromHours(1),
+            $"Cachier:Warmer:OwnerCacheTtl must be 0 (off) up to an hour, not {w.OwnerCacheTtl}");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
 
         void Check(bool ok, string message)

@@ -36,7 +36,8 @@ public sealed record WarmSummary(
 /// ping) runs one pass over the whole cluster: LIST nodes, pull pods and Images, GET each distinct owner's
 /// scheduling, plan (pure), then delete finished pull pods, create the needed ones and write the statuses that
 /// changed. A pass never waits for a pull: the pull pods' own events carry the work forward.
-/// Triggers that arrive while a pass runs are served by one next pass, which starts after they arrived.
+/// Triggers that arrive while a pass runs are served by one next pass, which starts after they arrived. An owner read
+/// by a pass serves the passes of the next <see cref="WarmerOptions.OwnerCacheTtl"/> too (the owners of the last pass only).
 /// </summary>
 public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider time, ILogger<Warmer> logger, IHostApplicationLifetime lifetime)
 {
@@ -45,6 +46,9 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
     private long _requested;
     private long _covered;
     private WarmSummary? _last;
+
+    // Written by one pass at a time (under _one): each owner of the last pass, with when its read was sent.
+    private Dictionary<(string, string), (Scheduling? Scheduling, long ReadAt)> _owners = [];
 
     public async Task<WarmSummary> RunAsync(CancellationToken ct)
     {
@@ -147,15 +151,34 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
         return new WarmSummary(result, nodes, images, created, deleted, written, failures.Count, failures.Take(MaxReportedFailures).ToList(), duration);
     }
 
-    /// <summary>Each distinct owner is read once per pass, in parallel.</summary>
+    /// <summary>Each distinct owner is read at most once per pass, in parallel, and not again within the cache's TTL.</summary>
     private async Task<List<WarmImage>> WithSchedulingAsync(List<WarmTarget> targets, CancellationToken ct)
     {
-        var owners = new ConcurrentDictionary<(string, string), Scheduling?>();
-        var distinct = targets.Where(t => t.Owner is not null).DistinctBy(t => (t.Image.Namespace, t.Owner!.Uid)).ToList();
-        await Parallel.ForEachAsync(distinct, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
-            async (t, token) => owners[(t.Image.Namespace, t.Owner!.Uid)] = await api.GetSchedulingAsync(t.Image.Namespace, t.Owner!, token));
+        var ttl = settings.Options.Warmer.OwnerCacheTtl;
+        var owners = new ConcurrentDictionary<(string, string), (Scheduling? Scheduling, long ReadAt)>();
+        var toRead = new List<WarmTarget>();
+        foreach (var t in targets.Where(t => t.Owner is not null).DistinctBy(t => (t.Image.Namespace, t.Owner!.Uid)))
+        {
+            var key = (t.Image.Namespace, t.Owner!.Uid);
+            if (_owners.TryGetValue(key, out var known) && time.GetElapsedTime(known.ReadAt) < ttl)
+            {
+                owners[key] = known;
+            }
+            else
+            {
+                toRead.Add(t);
+            }
+        }
+
+        await Parallel.ForEachAsync(toRead, new ParallelOptions { MaxDegreeOfParallelism = settings.Options.ResyncParallelism, CancellationToken = ct },
+            async (t, token) =>
+            {
+                var readAt = time.GetTimestamp();
+                owners[(t.Image.Namespace, t.Owner!.Uid)] = (await api.GetSchedulingAsync(t.Image.Namespace, t.Owner!, token), readAt);
+            });
+        _owners = new Dictionary<(string, string), (Scheduling?, long)>(owners);
         return targets
-            .Select(t => t.Image with { Scheduling = t.Owner is null ? null : owners.GetValueOrDefault((t.Image.Namespace, t.Owner.Uid)) })
+            .Select(t => t.Image with { Scheduling = t.Owner is null ? null : owners.GetValueOrDefault((t.Image.Namespace, t.Owner.Uid)).Scheduling })
             .ToList();
     }
 

@@ -156,16 +156,4 @@ public sealed class PlanMemoContractTests
         Assert.Equal([$"GET {WorkloadPath("apps/v1", "deployments", Ns, "web")}", $"GET {ImagesPath(Ns)}{ControllerQuery(Uid)}", $"POST {ImagesPath(Ns)}"], host.Lines);
         Assert.Equal(1, (int?)outcome["created"]);
     }
-
-    /// <summary>A clock the test moves: the app's one <see cref="TimeProvider"/>.</summary>
-    private sealed class ManualClock : TimeProvider
-    {
-        private long _ticks = TimeSpan.TicksPerDay;
-
-        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-        public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
-    }
 }

@@ -2,7 +2,10 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Cachier.Tests.Support;
 using Cachier.Tests.Unit;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using static Cachier.Tests.Support.AppHost;
 using static Cachier.Tests.Support.CloudEvents;
 using static Cachier.Tests.Support.Objects;
@@ -225,10 +228,48 @@ public sealed class WarmerContractTests
 
         var pass = await PassAsync(await SendPingAsync(host));
 
-        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}"], host.Lines);
+        // The owner was read by the first pass, within Warmer:OwnerCacheTtl (30 s): this pass does not read it again.
+        Assert.Equal([NodesList, PodsList, ImagesList], host.Lines);
         Assert.Equal(0, (int?)pass["statusesWritten"]);
         Assert.Equal(0, (int?)pass["podsCreated"]);
         Assert.Equal(0, (int?)pass["podsDeleted"]);
+    }
+
+    [Fact]
+    public async Task Owner_read_by_a_pass_serves_the_passes_within_OwnerCacheTtl_and_is_read_again_after_it()
+    {
+        var clock = new ManualClock();
+        using var host = Start(null, web => web.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(clock)), ("Role", "warmer"), ("Warmer:OwnerCacheTtl", "00:00:30"));
+        StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
+        StubWrites(host);
+        string[] withOwner = [NodesList, PodsList, ImagesList, $"GET {OwnerPath}"];
+        var passes = new List<string[]>();
+        foreach (var wait in new[] { 0, 29, 2 })
+        {
+            clock.Advance(TimeSpan.FromSeconds(wait));
+            host.Api.ResetLogEntries();
+            await PassAsync(await SendPingAsync(host));
+            passes.Add([.. host.Lines.Where(l => l.StartsWith("GET ", StringComparison.Ordinal))]);
+        }
+
+        // Read by the first pass; 29 s later the pass takes it from the cache; 31 s after the read, it is read again.
+        Assert.Equal(withOwner, passes[0]);
+        Assert.Equal([NodesList, PodsList, ImagesList], passes[1]);
+        Assert.Equal(withOwner, passes[2]);
+    }
+
+    [Fact]
+    public async Task OwnerCacheTtl_zero_reads_every_owner_in_every_pass()
+    {
+        using var host = Start(("Role", "warmer"), ("Warmer:OwnerCacheTtl", "00:00:00"));
+        StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
+        StubWrites(host);
+        await PassAsync(await SendPingAsync(host));
+        host.Api.ResetLogEntries();
+
+        await PassAsync(await SendPingAsync(host));
+
+        Assert.Equal([NodesList, PodsList, ImagesList, $"GET {OwnerPath}"], host.Lines.Where(l => l.StartsWith("GET ", StringComparison.Ordinal)));
     }
 
     [Fact]

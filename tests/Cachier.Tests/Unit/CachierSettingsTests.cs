@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cachier.Domain;
 
 namespace Cachier.Tests.Unit;
@@ -123,6 +124,17 @@ public class CachierSettingsTests
         Assert.True(result.Failed);
         Assert.Contains("'Bad_NS'", result.FailureMessage, StringComparison.Ordinal);
         Assert.DoesNotContain("'kube-system'", result.FailureMessage, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-00:00:01")]
+    [InlineData("01:00:01")]
+    public void Validator_names_a_bad_owner_cache_ttl(string ttl)
+    {
+        var result = new CachierOptionsValidator().Validate(null, new CachierOptions { Warmer = { OwnerCacheTtl = TimeSpan.Parse(ttl, CultureInfo.InvariantCulture) } });
+
+        Assert.True(result.Failed);
+        Assert.Contains($"Cachier:Warmer:OwnerCacheTtl must be 0 (off) up to an hour, not {ttl}", result.FailureMessage, StringComparison.Ordinal);
     }
 
     [Fact]
