@@ -68,7 +68,8 @@ dotnet "$OUT/lab/cachier-lab.dll" source --sink http://127.0.0.1:18182/ \
   --resource 'v1/pods?app.kubernetes.io/managed-by=cachier-warmer' --ping-every 5m >"$OUT/source-warmer.log" 2>&1 &
 pids+=($!)
 
-kubectl get namespaces -o name | grep '^namespace/warm-bench-' | xargs -r kubectl delete --wait=false >/dev/null # an interrupted run's
+# An interrupted run's namespaces (none on a fresh cluster: grep's "no match" is not a failure here).
+kubectl get namespaces -o name | { grep '^namespace/warm-bench-' || true; } | xargs -r kubectl delete --wait=false >/dev/null
 echo "== measuring ($RUNS runs of a, b, c)"
 dotnet "$OUT/bench/cachier-bench-warm.dll" "$RUNS" "$OUT/results.md"
 
