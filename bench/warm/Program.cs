@@ -102,7 +102,7 @@ internal static class WarmBench
         var (a, b, c, ready, pull) = (Median("a"), Median("b"), Median("c"), Median("ready"), Median("pull"));
         // The warmer pulls onto every node at once, over the one registry path: the hand pull on every node at once is
         // that same pull, unless it is shorter than one node's pull alone ((a) - (c)): then containerd kept the layers.
-        var rawPull = pull >= a - c ? pull : a - c;
+        var rawPull = Math.Max(pull, a - c);
         var perImageNode = calls.Count == 0 ? 0 : Stats.Median(calls.Select(x => (double)x.Calls).ToList()) / env.Sockets.Count;
         string Row(string name, string k) => $"| {name} | {Stats.Median(r[k]):0.00} | {string.Join(" ", r[k].Select(v => v.ToString("0.00", CultureInfo.InvariantCulture)))} |";
         var sb = new StringBuilder();

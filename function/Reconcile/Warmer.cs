@@ -48,7 +48,7 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
     private WarmSummary? _last;
 
     // Written by one pass at a time (under _one): each owner of the last pass, with when its read was sent.
-    private Dictionary<(string, string), (Scheduling? Scheduling, long ReadAt)> _owners = [];
+    private IReadOnlyDictionary<(string, string), (Scheduling? Scheduling, long ReadAt)> _owners = new Dictionary<(string, string), (Scheduling?, long)>();
 
     public async Task<WarmSummary> RunAsync(CancellationToken ct)
     {
@@ -157,12 +157,11 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
         var ttl = settings.Options.Warmer.OwnerCacheTtl;
         var owners = new ConcurrentDictionary<(string, string), (Scheduling? Scheduling, long ReadAt)>();
         var toRead = new List<WarmTarget>();
-        foreach (var t in targets.Where(t => t.Owner is not null).DistinctBy(t => (t.Image.Namespace, t.Owner!.Uid)))
+        foreach (var t in targets.Where(t => t.Owner is not null).DistinctBy(OwnerKey))
         {
-            var key = (t.Image.Namespace, t.Owner!.Uid);
-            if (_owners.TryGetValue(key, out var known) && time.GetElapsedTime(known.ReadAt) < ttl)
+            if (_owners.TryGetValue(OwnerKey(t), out var known) && time.GetElapsedTime(known.ReadAt) < ttl)
             {
-                owners[key] = known;
+                owners[OwnerKey(t)] = known;
             }
             else
             {
@@ -174,12 +173,14 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
             async (t, token) =>
             {
                 var readAt = time.GetTimestamp();
-                owners[(t.Image.Namespace, t.Owner!.Uid)] = (await api.GetSchedulingAsync(t.Image.Namespace, t.Owner!, token), readAt);
+                owners[OwnerKey(t)] = (await api.GetSchedulingAsync(t.Image.Namespace, t.Owner!, token), readAt);
             });
-        _owners = new Dictionary<(string, string), (Scheduling?, long)>(owners);
+        _owners = owners;
         return targets
-            .Select(t => t.Image with { Scheduling = t.Owner is null ? null : owners.GetValueOrDefault((t.Image.Namespace, t.Owner.Uid)).Scheduling })
+            .Select(t => t.Image with { Scheduling = t.Owner is null ? null : owners.GetValueOrDefault(OwnerKey(t)).Scheduling })
             .ToList();
+
+        static (string, string) OwnerKey(WarmTarget t) => (t.Image.Namespace, t.Owner!.Uid);
     }
 
     private static async Task<WriteResult?> TryAsync(Func<Task<WriteResult>> write, string what, ConcurrentQueue<string> failures)
