@@ -40,6 +40,7 @@ public static class WarmPlanner
         var needs = new List<(WarmImage Image, WarmNode Node)>();
         var records = new Dictionary<WarmImage, Dictionary<string, NodeRecord>>(ReferenceEqualityComparer.Instance);
         var eligibleCount = new Dictionary<WarmImage, int>(ReferenceEqualityComparer.Instance);
+        var settled = pods.Count == 0;
         foreach (var image in images.OrderBy(i => i.Namespace, StringComparer.Ordinal).ThenBy(i => i.Name, StringComparer.Ordinal))
         {
             var mine = records[image] = new Dictionary<string, NodeRecord>(StringComparer.Ordinal);
@@ -52,8 +53,11 @@ public static class WarmPlanner
                 if (node.Images.Contains(normalized) || node.Images.Contains(image.Image))
                 {
                     mine[node.Name] = Keep(previous, NodeRecord.Pulled, now);
+                    continue;
                 }
-                else if (pulls.TryGetValue((image.Namespace, node.Name, image.Credentials.Key, image.Image), out var pull))
+
+                settled = false;
+                if (pulls.TryGetValue((image.Namespace, node.Name, image.Credentials.Key, image.Image), out var pull))
                 {
                     mine[node.Name] = FromPod(pull.Pod, pull.Container, previous, now);
                     if (pull.Container.State == PullState.Waiting && !pull.Pod.Finished)
@@ -123,7 +127,7 @@ public static class WarmPlanner
             }
         }
 
-        return new WarmPlan(create, delete, statuses);
+        return new WarmPlan(create, delete, statuses, settled);
     }
 
     /// <summary>Deterministic: the node, the credentials and the images decide the name (at most 63 characters).</summary>

@@ -10,7 +10,14 @@ public sealed record WarmNode(
     bool Unschedulable,
     IReadOnlyDictionary<string, string> Labels,
     IReadOnlyList<Taint> Taints,
-    IReadOnlySet<string> Images);
+    IReadOnlySet<string> Images)
+{
+    /// <summary>Everything the warmer reads of a node is the same (the record's own equality compares the collections by reference).</summary>
+    public bool SameAs(WarmNode other) =>
+        Name == other.Name && Ready == other.Ready && Unschedulable == other.Unschedulable
+        && Labels.Count == other.Labels.Count && Labels.All(l => other.Labels.TryGetValue(l.Key, out var v) && v == l.Value)
+        && Taints.SequenceEqual(other.Taints) && Images.SetEquals(other.Images);
+}
 
 public sealed record Taint(string Key, string? Value, string Effect);
 
@@ -129,11 +136,16 @@ public sealed record NewPullPod(string Namespace, string Name, string Node, Cred
 
 public sealed record StatusWrite(string Namespace, string Name, ImageStatus Status);
 
-/// <summary>Everything one warm pass should change: pods to create and delete, statuses to write.</summary>
+/// <summary>
+/// Everything one warm pass should change: pods to create and delete, statuses to write. <paramref name="Settled"/>:
+/// no pull pod exists or is wanted and every record comes from the nodes' own image lists, so nothing in the plan
+/// depends on the time (no pull, grace period, backoff or queue): the same inputs plan nothing new later.
+/// </summary>
 public sealed record WarmPlan(
     IReadOnlyList<NewPullPod> Create,
     IReadOnlyList<PullPod> Delete,
-    IReadOnlyList<StatusWrite> Statuses);
+    IReadOnlyList<StatusWrite> Statuses,
+    bool Settled = false);
 
 /// <summary>The warmer's bounds and timings (from <c>Cachier:Warmer</c>).</summary>
 public sealed record WarmLimits(

@@ -137,7 +137,7 @@ public sealed class EventPipeline(ImageReconciler reconciler, Resyncer resyncer,
         var started = Stopwatch.GetTimestamp();
         if (inbound is WarmInbound || (inbound is ResyncInbound && settings.IsWarmer))
         {
-            var pass = await warmer.RunAsync(ct);
+            var pass = await warmer.RunAsync((inbound as WarmInbound)?.Node, ct);
             Telemetry.Event(inbound.Type, "warm-" + pass.Result, started);
             return new Handled(inbound.Type, null, null, pass);
         }

@@ -19,8 +19,8 @@ public sealed record ResyncInbound(string Type) : Inbound(Type);
 
 public sealed record IgnoredInbound(string Type, WorkloadRef? Ref, string Reason) : Inbound(Type);
 
-/// <summary>An event that asks the warmer for a pass: an Image, Node or pull pod changed, or a ping.</summary>
-public sealed record WarmInbound(string Type, string? Kind) : Inbound(Type);
+/// <summary>An event that asks the warmer for a pass: an Image, Node or pull pod changed, or a ping. <paramref name="Node"/>: the node a Node event names.</summary>
+public sealed record WarmInbound(string Type, string? Kind, string? Node = null) : Inbound(Type);
 
 /// <summary>A CloudEvent that names no workload, or names it badly: answered with 400.</summary>
 public sealed class BadEventException(string message) : Exception(message);
@@ -162,7 +162,7 @@ public static class EventParser
         };
     }
 
-    private static JsonElement? Child(JsonElement? parent, string name) =>
+    internal static JsonElement? Child(JsonElement? parent, string name) =>
         parent is { ValueKind: JsonValueKind.Object } p && p.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
 
     /// <summary>Echo hostile input back only in a bounded, printable form.</summary>
@@ -175,7 +175,8 @@ public static class EventParser
 
 /// <summary>
 /// The warmer's events (SPEC 11). The warmer is level-based: an event only says "look again", and nothing it
-/// carries is read or trusted beyond its type and kind, so a forged event can at most cause one more pass.
+/// carries is trusted beyond its type, kind and a node's name (which node to read again), so a forged event can at
+/// most cause one more read or pass.
 /// </summary>
 public static class WarmerEvents
 {
@@ -192,8 +193,20 @@ public static class WarmerEvents
             return new IgnoredInbound(type, null, $"event type '{type}' is not handled");
         }
 
-        return cloudEvent["kind"] is "Image" or "Node" or "Pod"
-            ? new WarmInbound(type, (string)cloudEvent["kind"]!)
-            : new IgnoredInbound(type, null, "the warmer acts on Image, Node and Pod events only");
+        return cloudEvent["kind"] switch
+        {
+            "Node" => new WarmInbound(type, "Node", NodeName(cloudEvent)),
+            "Image" or "Pod" => new WarmInbound(type, (string)cloudEvent["kind"]!),
+            _ => new IgnoredInbound(type, null, "the warmer acts on Image, Node and Pod events only"),
+        };
+    }
+
+    /// <summary>The <c>name</c> extension, else the data's (Reference mode) or its <c>metadata</c>'s; null (a pass) unless a valid name.</summary>
+    private static string? NodeName(CloudEvent cloudEvent)
+    {
+        var data = cloudEvent.Data is JsonElement element ? element : (JsonElement?)null;
+        var inData = EventParser.Child(data, "name") ?? EventParser.Child(EventParser.Child(data, "metadata"), "name");
+        var name = cloudEvent["name"] as string ?? (inData is { ValueKind: JsonValueKind.String } n ? n.GetString() : null);
+        return name is not null && Names.IsDnsSubdomain(name) ? name : null;
     }
 }

@@ -24,6 +24,9 @@ public sealed partial class KubeApi
         return nodes;
     }
 
+    public Task<WarmNode?> GetNodeAsync(string name, CancellationToken ct) =>
+        GetOrNullAsync($"/api/v1/nodes/{name}", (doc, _) => WarmResources.ReadNode(doc.RootElement), ct);
+
     public IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct) =>
         ListPagesAsync($"{ImagesRoot}/images",
             string.IsNullOrWhiteSpace(settings.Options.Warmer.ImageSelector) ? null : settings.Options.Warmer.ImageSelector, null,

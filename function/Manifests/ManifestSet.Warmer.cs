@@ -8,7 +8,7 @@ public static partial class ManifestSet
         var ns = o.Namespace;
         var rules = new YamlSeq
         {
-            Rule("", ["nodes"], ["list"]),
+            { Rule("", ["nodes"], ["get", "list"]), "Listed by a pass; one node read again on its event after a settled pass." },
             { Rule("", ["pods"], ["list", "create", "delete"]), "Pull pods: listed cluster-wide by label, created in the Image's namespace, deleted when done." },
             Rule(ApiAccess.ImagesGroup, ["images"], ["list"]),
             Rule(ApiAccess.ImagesGroup, ["images/status"], ["patch"]),

@@ -53,7 +53,8 @@ public static partial class ManifestSet
             Cachier__Warmer__MaxPullPodsPerNode per node and Cachier__Warmer__MaxPullPods in all, each asking 5m CPU and
             8Mi per container and deleted when its pulls finish; registry traffic of one pull per image per node (what the
             workload's first pod on that node would have pulled anyway); per pass 3 LISTs (nodes, pull pods, Images) plus one
-            GET per distinct owner plus the writes that changed something.
+            GET per distinct owner plus the writes that changed something; once nothing pulls, a node's event costs one GET
+            of that node, and a pass only if something the warmer reads of it changed.
             """,
         _ => throw new ArgumentException($"unknown part '{part}'", nameof(part)),
     };

@@ -133,7 +133,7 @@ public static class PlanCommand
     {
         using var source = new KubeConnectionSource(KubeConnection.FromOptions(settings.Options), NullLogger<KubeConnectionSource>.Instance);
         var api = new DryRunWarmApi(new KubeApi(source, settings));
-        var pass = await new Warmer(api, settings, TimeProvider.System, NullLogger<Warmer>.Instance, new OneRun()).RunAsync(ct);
+        var pass = await new Warmer(api, settings, TimeProvider.System, NullLogger<Warmer>.Instance, new OneRun()).RunAsync(null, ct);
         return new WarmPlanReport(pass.Result, pass.Nodes, pass.Images, api.Create, api.Delete, api.Statuses, pass.Failures);
     }
 

@@ -21,6 +21,8 @@ public sealed class DryRunWarmApi(IWarmApi reads) : IWarmApi
 
     public Task<IReadOnlyList<WarmNode>> ListNodesAsync(CancellationToken ct) => reads.ListNodesAsync(ct);
 
+    public Task<WarmNode?> GetNodeAsync(string name, CancellationToken ct) => reads.GetNodeAsync(name, ct);
+
     public IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct) => reads.ListImagesToWarmAsync(ct);
 
     public Task<IReadOnlyList<PullPod>> ListPullPodsAsync(CancellationToken ct) => reads.ListPullPodsAsync(ct);

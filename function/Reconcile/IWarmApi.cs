@@ -7,6 +7,9 @@ public interface IWarmApi
 {
     Task<IReadOnlyList<WarmNode>> ListNodesAsync(CancellationToken ct);
 
+    /// <summary>One node; null when it is gone.</summary>
+    Task<WarmNode?> GetNodeAsync(string name, CancellationToken ct);
+
     /// <summary>Every Image (cluster-wide, page by page), narrowed by the configured label selector.</summary>
     IAsyncEnumerable<IReadOnlyList<WarmTarget>> ListImagesToWarmAsync(CancellationToken ct);
 

@@ -6,31 +6,6 @@ using Cachier.Domain;
 
 namespace Cachier.Reconcile;
 
-/// <summary>What one warm pass did.</summary>
-public sealed record WarmSummary(
-    string Result,
-    int Nodes,
-    int Images,
-    int PodsCreated,
-    int PodsDeleted,
-    int StatusesWritten,
-    int Failed,
-    IReadOnlyList<string> Failures,
-    double DurationMs,
-    bool Joined = false)
-{
-    public const string Completed = "completed";
-
-    /// <summary>Some writes failed transiently: the sender should redeliver.</summary>
-    public const string Partial = "partial";
-
-    /// <summary>The pass could not read the cluster, transiently: the sender should redeliver.</summary>
-    public const string Unavailable = "unavailable";
-
-    /// <summary>A permanent API error (RBAC): an operator must act.</summary>
-    public const string Error = "error";
-}
-
 /// <summary>
 /// The Image implementation (SPEC section 11), level-based: every trigger (an Image, Node or pull pod event, a
 /// ping) runs one pass over the whole cluster: LIST nodes, pull pods and Images, GET each distinct owner's
@@ -38,6 +13,9 @@ public sealed record WarmSummary(
 /// changed. A pass never waits for a pull: the pull pods' own events carry the work forward.
 /// Triggers that arrive while a pass runs are served by one next pass, which starts after they arrived. An owner read
 /// by a pass serves the passes of the next <see cref="WarmerOptions.OwnerCacheTtl"/> too (the owners of the last pass only).
+/// A node's event after a settled pass (<see cref="WarmPlan.Settled"/>: nothing pulling, nothing waiting on the time) costs
+/// one GET of that node, and no pass when nothing the warmer reads of it changed: a settled cluster's node status
+/// updates would otherwise each list the whole cluster.
 /// </summary>
 public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider time, ILogger<Warmer> logger, IHostApplicationLifetime lifetime)
 {
@@ -50,7 +28,11 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
     // Written by one pass at a time (under _one): each owner of the last pass, with when its read was sent.
     private IReadOnlyDictionary<(string, string), (Scheduling? Scheduling, long ReadAt)> _owners = new Dictionary<(string, string), (Scheduling?, long)>();
 
-    public async Task<WarmSummary> RunAsync(CancellationToken ct)
+    // Under _one: the nodes as the last pass read them, when that pass left the cluster settled and wrote all it planned; else null.
+    private Dictionary<string, WarmNode>? _settled;
+
+    /// <param name="node">The node a Node event names (null for any other trigger): see <see cref="UnchangedAsync"/>.</param>
+    public async Task<WarmSummary> RunAsync(string? node, CancellationToken ct)
     {
         var ticket = Interlocked.Increment(ref _requested);
         await _one.WaitAsync(ct);
@@ -59,6 +41,11 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
             if (_covered >= ticket && _last is { } done)
             {
                 return done with { Joined = true };
+            }
+
+            if (node is not null && await UnchangedAsync(node, ct) is { } unchanged)
+            {
+                return unchanged;
             }
 
             var covers = Interlocked.Read(ref _requested);
@@ -73,8 +60,38 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
         }
     }
 
+    /// <summary>
+    /// After a settled pass, a node's event matters only if something the warmer reads of that node changed (its
+    /// readiness, labels, taints, image list): one GET tells. A node the pass did not see, one gone, or a failed read: a pass.
+    /// </summary>
+    private async Task<WarmSummary?> UnchangedAsync(string name, CancellationToken ct)
+    {
+        if (_settled?.GetValueOrDefault(name) is not { } seen)
+        {
+            return null;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (await api.GetNodeAsync(name, ct) is not { } now || !now.SameAs(seen))
+            {
+                return null;
+            }
+        }
+        catch (ApiException)
+        {
+            return null;
+        }
+
+        var duration = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);
+        Log.Warmed(logger, WarmSummary.Unchanged, 1, 0, 0, 0, 0, 0, duration);
+        return new WarmSummary(WarmSummary.Unchanged, 1, 0, 0, 0, 0, 0, [], duration);
+    }
+
     private async Task<WarmSummary> PassAsync(CancellationToken ct)
     {
+        _settled = null;
         var started = Stopwatch.GetTimestamp();
         var failures = new ConcurrentQueue<string>();
         int nodes = 0, images = 0, created = 0, deleted = 0, written = 0;
@@ -139,6 +156,10 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
                 }
             });
             result = failures.IsEmpty ? WarmSummary.Completed : WarmSummary.Partial;
+            if (result == WarmSummary.Completed && plan.Settled)
+            {
+                _settled = nodeList.ToDictionary(n => n.Name, StringComparer.Ordinal);
+            }
         }
         catch (ApiException e)
         {

@@ -352,6 +352,82 @@ public sealed class WarmerContractTests
         Assert.All(host.Lines, line => Assert.Equal(NodesList, line));
     }
 
+    /// <summary>A Node event as the warmer's ApiServerSource sends it (Reference mode: the node is cluster-scoped).</summary>
+    private static Task<HttpResponseMessage> SendNodeEventAsync(AppHost host, string node) =>
+        host.SendBinaryAsync("dev.knative.apiserver.ref.update", new JsonObject { ["kind"] = "Node", ["name"] = node, ["apiVersion"] = "v1" },
+            new Dictionary<string, string> { ["apiversion"] = "v1", ["kind"] = "Node", ["name"] = node, ["subject"] = $"/api/v1/nodes/{node}" });
+
+    private static readonly string NodeRead = $"GET {ApiPaths.NodesPath}/node-a";
+
+    [Fact]
+    public async Task Node_event_after_a_settled_pass_reads_that_node_and_runs_a_pass_only_when_something_the_warmer_reads_changed()
+    {
+        using var host = StartWarmer();
+        var reporting = ClusterNode("node-a", images: ["docker.io/library/nginx:1.25"]);
+        StubCluster(host, [reporting], [], [NginxImage()], Web());
+        StubWrites(host);
+        var first = await PassAsync(await SendPingAsync(host));
+        Assert.Equal(1, (int?)first["statusesWritten"]); // Ready: present on node-a; nothing pulls, nothing waits on the time
+        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 200, Heartbeat(reporting));
+        var lines = new List<string[]>();
+        var results = new List<string>();
+
+        async Task NodeEventAsync()
+        {
+            host.Api.ResetLogEntries();
+            results.Add((string)(await PassAsync(await SendNodeEventAsync(host, "node-a")))["result"]!);
+            lines.Add([.. host.Lines]);
+        }
+
+        // A heartbeat: only the resourceVersion and the conditions' times moved.
+        await NodeEventAsync();
+        // A label the owner's node selector could read: a pass (the owner is still in the cache).
+        var relabelled = Heartbeat(reporting);
+        relabelled["metadata"]!["labels"]!["topology.kubernetes.io/zone"] = "zone-b";
+        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 200, relabelled);
+        host.Stub("GET", ApiPaths.NodesPath, 200, List("v1", "NodeList", [relabelled]), priority: 1);
+        await NodeEventAsync();
+        // That pass settled too, with the relabelled node: the same node again is no pass; a node gone is one.
+        await NodeEventAsync();
+        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 404, Status(404, "NotFound"));
+        await NodeEventAsync();
+
+        Assert.Equal(["unchanged", "completed", "unchanged", "completed"], results);
+        // No pass: that one read and nothing else. A pass: its reads (the fake's Image keeps no status, so it is written again).
+        Assert.Equal([NodeRead], lines[0]);
+        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], lines[1].Where(l => l.StartsWith("GET ", StringComparison.Ordinal)));
+        Assert.Equal([NodeRead], lines[2]);
+        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], lines[3].Where(l => l.StartsWith("GET ", StringComparison.Ordinal)));
+
+        static JsonObject Heartbeat(JsonObject node)
+        {
+            var beat = node.DeepClone().AsObject();
+            beat["metadata"]!["resourceVersion"] = "1001";
+            foreach (var condition in beat["status"]!["conditions"]!.AsArray())
+            {
+                condition!["lastHeartbeatTime"] = "2026-11-30T12:05:00Z";
+            }
+
+            return beat;
+        }
+    }
+
+    [Fact]
+    public async Task Node_event_while_a_pull_is_on_runs_a_pass_without_reading_the_node()
+    {
+        using var host = StartWarmer();
+        StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
+        StubWrites(host);
+        var first = await PassAsync(await SendImageEventAsync(host));
+        Assert.Equal(1, (int?)first["podsCreated"]);
+        host.Api.ResetLogEntries();
+
+        var pass = await PassAsync(await SendNodeEventAsync(host, "node-a"));
+
+        Assert.Equal("completed", (string?)pass["result"]);
+        Assert.Equal([NodesList, PodsList, ImagesList], Reads(host));
+    }
+
     [Fact]
     public async Task Deployment_event_in_the_warmer_role_is_ignored_without_an_api_call()
     {

@@ -150,7 +150,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     {
         var expected = new HashSet<(string, string, string)>
         {
-            ("", "nodes", "list"), ("", "pods", "list"), ("", "pods", "create"), ("", "pods", "delete"),
+            ("", "nodes", "get"), ("", "nodes", "list"), ("", "pods", "list"), ("", "pods", "create"), ("", "pods", "delete"),
             ("caching.internal.knative.dev", "images", "list"), ("caching.internal.knative.dev", "images/status", "patch"),
             ("serving.knative.dev", "revisions", "get"),
         };
@@ -162,6 +162,7 @@ public sealed class RbacTests(LocalClusterFixture cluster)
     }
 
     [Theory]
+    [InlineData("get", "nodes", AllNamespaces)]
     [InlineData("list", "nodes", AllNamespaces)]
     [InlineData("list", "pods", AllNamespaces)]
     [InlineData("create", "pods", SomeNamespace)]

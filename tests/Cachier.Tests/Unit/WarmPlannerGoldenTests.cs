@@ -11,7 +11,8 @@ namespace Cachier.Tests.Unit;
 /// Golden files for the warmer (SPEC section 11): <c>testassets/warm/&lt;case&gt;/input.json</c> (the time, limits and
 /// pull pod template overrides, nodes, Images with status, their owners by uid, existing pull pods, refused creates)
 /// goes through WarmResources' readers -> WarmPlanner -> WarmResources' writers, as one warm pass does, and must equal
-/// <c>expected.json</c> (pods to create, pods to delete, status patches), hand-written from SPEC 11.
+/// <c>expected.json</c> (pods to create, pods to delete, status patches, and whether the pass leaves the cluster settled:
+/// nothing in it waits on the time), hand-written from SPEC 11.
 /// A new case is a new folder.
 /// </summary>
 public class WarmPlannerGoldenTests
@@ -96,6 +97,7 @@ public class WarmPlannerGoldenTests
                 ["image"] = $"{s.Namespace}/{s.Name}",
                 ["patch"] = WarmResources.BuildStatusPatch(s.Status),
             }).ToArray()),
+            ["settled"] = plan.Settled,
         };
     }
 

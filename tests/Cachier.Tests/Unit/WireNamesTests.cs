@@ -47,6 +47,7 @@ public sealed class WireNamesTests
     [InlineData("/apis/apps/v1/namespaces/ns/deployments/web", "deployments")]
     [InlineData("/apis/batch/v1beta1/cronjobs?limit=500", "cronjobs")]
     [InlineData("/api/v1/nodes", "nodes")]
+    [InlineData("/api/v1/nodes/node-a", "nodes")]
     [InlineData("/api/v1/namespaces/ns/pods/pull-1", "pods")]
     [InlineData("/api/v1/namespaces", "namespaces")]
     [InlineData("/api/v1/namespaces/ns", "namespaces")]
