@@ -17,6 +17,8 @@ namespace Cachier.Bench.Warm;
 /// </summary>
 internal static class WarmBench
 {
+    private const string Warmer = "system:serviceaccount:cachier-system:cachier-warmer";
+
     public static async Task<int> Main(string[] args)
     {
         var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
@@ -43,7 +45,7 @@ internal static class WarmBench
                 {
                     await api.WaitImageReadyAsync(ns, TimeSpan.FromMinutes(5));
                     results["ready"].Add(Stopwatch.GetElapsedTime(applied).TotalSeconds);
-                    var calls = AuditLog.Calls(env.AuditLog, auditFrom, "system:serviceaccount:cachier-system:cachier-warmer");
+                    var calls = AuditLog.Calls(env.AuditLog, auditFrom, Warmer);
                     warmerCalls.Add((calls.Count, string.Join(", ", calls.GroupBy(v => v).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))));
                 }
                 else if (c == "c")
@@ -60,11 +62,48 @@ internal static class WarmBench
             }
         }
 
+        var quiet = await SettledNodeEventsAsync(api, env, image);
         await RemoveEverywhereAsync(api, env, image);
-        var text = Report(results, warmerCalls, env, runs);
+        var text = Report(results, warmerCalls, env, runs) + quiet;
         await File.WriteAllTextAsync(report, text);
         Console.WriteLine(text);
         return 0;
+    }
+
+    /// <summary>
+    /// A settled cluster: one warmed workload, its image in every node's image list and no pull pod left. Then Node
+    /// events that change nothing the warmer reads: an annotation on each node, as node agents and autoscalers write
+    /// them (and the kubelet's status report every 5 minutes is), paced a second apart. Reported: the events, and the
+    /// warmer's calls until it has read each node once per event (bounded: a pass per event would never get there).
+    /// </summary>
+    private static async Task<string> SettledNodeEventsAsync(Api api, BenchEnv env, string image)
+    {
+        const string ns = "warm-bench-quiet";
+        const int rounds = 10;
+        await RemoveEverywhereAsync(api, env, image);
+        await api.CreateNamespaceAsync(ns);
+        await api.CreateDeploymentAsync(ns, "app", image, optOut: false);
+        await api.WaitImageReadyAsync(ns, TimeSpan.FromMinutes(5));
+        await api.WaitSettledAsync(image, TimeSpan.FromMinutes(3));
+        var from = AuditLog.Mark(env.AuditLog);
+        var nodes = await api.NodeNamesAsync();
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var node in nodes)
+            {
+                await api.AnnotateNodeAsync(node, "bench.cachier.dev/touched", round.ToString(CultureInfo.InvariantCulture));
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1)); // paces the events, as they come apart in a cluster
+        }
+
+        var events = AuditLog.Calls(env.AuditLog, from, "system:node:", prefix: true).Count(v => v == "patch nodes/status") + rounds * nodes.Count;
+        // Each event is answered by a read of that node or by a pass (which lists the nodes): wait for that many.
+        var calls = await AuditLog.WaitCallsAsync(env.AuditLog, from, Warmer, ["get nodes", "list nodes"], events, TimeSpan.FromSeconds(30));
+        var verbs = string.Join(", ", calls.GroupBy(v => v).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
+        await api.DeleteNamespaceAsync(ns);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"- A settled cluster (one warmed Image, its image in every node's `status.images`, no pull pod), then {events} Node events that change nothing the warmer reads ({rounds} annotations per node, and the kubelets' status reports meanwhile): the warmer's calls {calls.Count} ({(calls.Count > 0 ? verbs : "none")}), {(double)calls.Count / events:0.0} per event; a pass per event would be 3 LISTs each.\n");
     }
 
     /// <summary>No namespace of the bench left (so no Image asks for the image again), then the image off every node.</summary>
@@ -158,7 +197,8 @@ internal static class AuditLog
 {
     public static long Mark(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
 
-    public static List<string> Calls(string path, long from, string user)
+    /// <param name="prefix">Every user whose name starts with <paramref name="user"/> (the kubelets: <c>system:node:</c>).</param>
+    public static List<string> Calls(string path, long from, string user, bool prefix = false)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         stream.Seek(from, SeekOrigin.Begin);
@@ -166,7 +206,7 @@ internal static class AuditLog
         var verbs = new List<string>();
         while (reader.ReadLine() is { } line)
         {
-            if (line.Contains($"\"username\":\"{user}\"", StringComparison.Ordinal) && JsonNode.Parse(line) is { } e
+            if (line.Contains($"\"username\":\"{user}{(prefix ? "" : "\"")}", StringComparison.Ordinal) && JsonNode.Parse(line) is { } e
                 && (string?)e["stage"] == "ResponseComplete")
             {
                 var resource = (string?)e["objectRef"]?["resource"] ?? "?";
@@ -176,6 +216,22 @@ internal static class AuditLog
         }
 
         return verbs;
+    }
+
+    /// <summary>The calls of <paramref name="user"/> from the mark on, once <paramref name="count"/> of them are one of <paramref name="verbs"/> (or after <paramref name="bound"/>).</summary>
+    public static async Task<List<string>> WaitCallsAsync(string path, long from, string user, string[] verbs, int count, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var calls = Calls(path, from, user);
+            if (calls.Count(verbs.Contains) >= count || clock.Elapsed > bound)
+            {
+                return calls;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // paces the reads; the loop is bounded above
+        }
     }
 }
 
@@ -256,6 +312,38 @@ internal sealed class Api : IDisposable
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(500)); // paces the polls; the loop is bounded above
+        }
+    }
+
+    public async Task<List<string>> NodeNamesAsync() =>
+        [.. (await GetAsync("/api/v1/nodes"))["items"]!.AsArray().Select(n => (string)n!["metadata"]!["name"]!)];
+
+    /// <summary>A merge patch of one annotation: a Node event that changes nothing the warmer reads.</summary>
+    public async Task AnnotateNodeAsync(string node, string key, string value)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Patch, $"/api/v1/nodes/{node}")
+        {
+            Content = new StringContent(new JsonObject { ["metadata"] = new JsonObject { ["annotations"] = new JsonObject { [key] = value } } }.ToJsonString(),
+                Encoding.UTF8, "application/merge-patch+json"),
+        };
+        using var response = await _http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Every node lists <paramref name="image"/> and no pull pod is left: the warmer's next pass settles.</summary>
+    public async Task WaitSettledAsync(string image, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!(await GetAsync("/api/v1/nodes"))["items"]!.AsArray()
+                   .All(n => n!["status"]?["images"]?.AsArray().Any(i => i?["names"]?.AsArray().Any(name => (string?)name == image) == true) == true)
+               || (await GetAsync("/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer"))["items"]!.AsArray().Count > 0)
+        {
+            if (clock.Elapsed > bound)
+            {
+                throw new TimeoutException($"not every node lists {image}, or a pull pod is left, after {bound}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1)); // paces the polls; the loop is bounded above
         }
     }
 

@@ -52,6 +52,9 @@ public static partial class Log
     [LoggerMessage(15, LogLevel.Information, "Warm pass {Result}: {Nodes} nodes, {Images} Images, pull pods created {Created}, deleted {Deleted}, statuses written {Statuses}, failed {Failed} in {DurationMs} ms")]
     public static partial void Warmed(ILogger logger, string result, int nodes, int images, int created, int deleted, int statuses, int failed, double durationMs);
 
+    [LoggerMessage(20, LogLevel.Information, "Node {Node}: nothing the warmer reads of it changed since the last pass, which left the cluster settled: no pass ({DurationMs} ms)")]
+    public static partial void NodeUnchanged(ILogger logger, string node, double durationMs);
+
     [LoggerMessage(16, LogLevel.Information, "{Type} {Kind} {Namespace}/{Name}: {Outcome} (created {Created}, updated {Updated}, deleted {Deleted}, unchanged {Unchanged}) in {DurationMs} ms{Reason} traceparent {TraceParent}")]
     public static partial void HandledTraced(ILogger logger, string type, string? kind, string? @namespace, string? name, string outcome,
         int created, int updated, int deleted, int unchanged, double durationMs, string reason, string traceParent);

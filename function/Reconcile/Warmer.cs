@@ -85,7 +85,7 @@ public sealed class Warmer(IWarmApi api, CachierSettings settings, TimeProvider 
         }
 
         var duration = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 1);
-        Log.Warmed(logger, WarmSummary.Unchanged, 1, 0, 0, 0, 0, 0, duration);
+        Log.NodeUnchanged(logger, name, duration);
         return new WarmSummary(WarmSummary.Unchanged, 1, 0, 0, 0, 0, 0, [], duration);
     }
 
