@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
 using Cachier.Tests.Integration;
+using Cachier.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cachier.Tests.Node;
@@ -208,6 +209,44 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await WaitNoPullPodsAsync(ns);
     }
 
+    [NodeFact]
+    public async Task Once_settled_a_Node_event_is_one_read_of_that_node_and_a_pass_only_when_the_node_changed()
+    {
+        var ns = await lab.NamespaceAsync();
+        var image = $"{lab.Registry}/lab/busybox:1";
+        // No stand-in source: only the passes and Node events this test sends, so none of them races with another.
+        await using var warmer = await WarmerHost.StartAsync(lab, ns, start: false);
+        await CreateImageAsync(ns, "small", image);
+        // Settled: the Image Ready, no pull pod, and every node listing the image (a pass carries each pull forward).
+        await WaitAsync(async () =>
+        {
+            await warmer.ResyncAsync();
+            var nodes = (await lab.Admin.GetAsync("nodes", ns))["items"]!.AsArray();
+            var listed = nodes.All(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(x => (string?)x == image)) == true);
+            var ready = (await lab.Admin.GetAsync("images.caching.internal.knative.dev/small", ns))["status"]?["conditions"]?.AsArray()
+                .Any(c => (string?)c!["type"] == "Ready" && (string?)c["status"] == "True") == true;
+            return listed && ready && (await PullPodsAsync(ns)).Count == 0 ? true : null;
+        }, PullBound, "the Image Ready, no pull pod, every node listing the image");
+        await warmer.ResyncAsync(); // the pass that sees it settled
+
+        foreach (var node in lab.Nodes)
+        {
+            Assert.Equal("unchanged", await warmer.NodeEventAsync(node));
+        }
+
+        var touched = lab.Nodes[0];
+        try
+        {
+            await lab.Admin.RunAsync(["label", "node", touched, $"cachier-test-touched={ns}"]);
+            Assert.Equal("completed", await warmer.NodeEventAsync(touched)); // a label the owner's selector could read
+            Assert.Equal("unchanged", await warmer.NodeEventAsync(touched)); // that pass settled with it
+        }
+        finally
+        {
+            await lab.Admin.RunAsync(["label", "node", touched, "cachier-test-touched-"]);
+        }
+    }
+
     private async Task CreateImageAsync(string ns, string name, string image, string? pullSecret = null, (string Name, string Uid)? owner = null)
     {
         var owners = owner is { } o
@@ -335,6 +374,16 @@ public sealed class WarmerNodeTests(NodeLab lab)
             ];
             _source = Task.Run(() => SourceCommand.RunAsync(args, TextWriter.Null, _stop.Token));
             return Task.CompletedTask;
+        }
+
+        /// <summary>A Node event as the source sends it (Reference mode), by hand; the warm answer's <c>result</c>.</summary>
+        public async Task<string> NodeEventAsync(string node)
+        {
+            using var client = _app.CreateClient();
+            using var response = await client.SendAsync(CloudEvents.Ref("update", "v1", "Node", "", node));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.IsSuccessStatusCode, $"Node event for {node}: {(int)response.StatusCode} {text}");
+            return (string)JsonNode.Parse(text)!["warm"]!["result"]!;
         }
 
         /// <summary>One pass, asked for by hand; its summary.</summary>
