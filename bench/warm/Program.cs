@@ -46,7 +46,7 @@ internal static class WarmBench
                     await api.WaitImageReadyAsync(ns, TimeSpan.FromMinutes(5));
                     results["ready"].Add(Stopwatch.GetElapsedTime(applied).TotalSeconds);
                     var calls = AuditLog.Calls(env.AuditLog, auditFrom, Warmer);
-                    warmerCalls.Add((calls.Count, string.Join(", ", calls.GroupBy(v => v).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))));
+                    warmerCalls.Add((calls.Count, AuditLog.ByVerb(calls)));
                 }
                 else if (c == "c")
                 {
@@ -100,7 +100,7 @@ internal static class WarmBench
         var events = AuditLog.Calls(env.AuditLog, from, "system:node:", prefix: true).Count(v => v == "patch nodes/status") + rounds * nodes.Count;
         // Each event is answered by a read of that node or by a pass (which lists the nodes): wait for that many.
         var calls = await AuditLog.WaitCallsAsync(env.AuditLog, from, Warmer, ["get nodes", "list nodes"], events, TimeSpan.FromSeconds(30));
-        var verbs = string.Join(", ", calls.GroupBy(v => v).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
+        var verbs = AuditLog.ByVerb(calls);
         await api.DeleteNamespaceAsync(ns);
         return string.Create(CultureInfo.InvariantCulture,
             $"- A settled cluster (one warmed Image, its image in every node's `status.images`, no pull pod), then {events} Node events that change nothing the warmer reads ({rounds} annotations per node, and the kubelets' status reports meanwhile): the warmer's calls {calls.Count} ({(calls.Count > 0 ? verbs : "none")}), {(double)calls.Count / events:0.0} per event; a pass per event would be 3 LISTs each.\n");
@@ -218,6 +218,10 @@ internal static class AuditLog
         return verbs;
     }
 
+    /// <summary>"verb resource count" per kind of call, in order: <c>get nodes 20, list pods 3</c>.</summary>
+    public static string ByVerb(IEnumerable<string> calls) =>
+        string.Join(", ", calls.GroupBy(v => v).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"));
+
     /// <summary>The calls of <paramref name="user"/> from the mark on, once <paramref name="count"/> of them are one of <paramref name="verbs"/> (or after <paramref name="bound"/>).</summary>
     public static async Task<List<string>> WaitCallsAsync(string path, long from, string user, string[] verbs, int count, TimeSpan bound)
     {
@@ -334,8 +338,7 @@ internal sealed class Api : IDisposable
     public async Task WaitSettledAsync(string image, TimeSpan bound)
     {
         var clock = Stopwatch.StartNew();
-        while (!(await GetAsync("/api/v1/nodes"))["items"]!.AsArray()
-                   .All(n => n!["status"]?["images"]?.AsArray().Any(i => i?["names"]?.AsArray().Any(name => (string?)name == image) == true) == true)
+        while (!(await GetAsync("/api/v1/nodes"))["items"]!.AsArray().All(n => Lists(n!, image))
                || (await GetAsync("/api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dcachier-warmer"))["items"]!.AsArray().Count > 0)
         {
             if (clock.Elapsed > bound)
@@ -347,11 +350,14 @@ internal sealed class Api : IDisposable
         }
     }
 
+    /// <summary>The node's <c>status.images</c> names <paramref name="image"/>.</summary>
+    private static bool Lists(JsonNode node, string image) =>
+        node["status"]?["images"]?.AsArray().Any(i => i?["names"]?.AsArray().Any(name => (string?)name == image) == true) == true;
+
     public async Task WaitNodesForgetAsync(string image, TimeSpan bound)
     {
         var clock = Stopwatch.StartNew();
-        while ((await GetAsync("/api/v1/nodes"))["items"]!.AsArray()
-            .Any(n => n!["status"]?["images"]?.AsArray().Any(i => i?["names"]?.AsArray().Any(name => (string?)name == image) == true) == true))
+        while ((await GetAsync("/api/v1/nodes"))["items"]!.AsArray().Any(n => Lists(n!, image)))
         {
             if (clock.Elapsed > bound)
             {

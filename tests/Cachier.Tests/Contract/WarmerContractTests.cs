@@ -113,7 +113,9 @@ public sealed class WarmerContractTests
     }
 
     /// <summary>The reads a pass sent, in order (its writes left out).</summary>
-    private static IEnumerable<string> Reads(AppHost host) => host.Lines.Where(l => l.StartsWith("GET ", StringComparison.Ordinal));
+    private static IEnumerable<string> Reads(AppHost host) => Reads(host.Lines);
+
+    private static IEnumerable<string> Reads(IEnumerable<string> lines) => lines.Where(l => l.StartsWith("GET ", StringComparison.Ordinal));
 
     private static Dictionary<string, string> Records(JsonObject status) =>
         status["annotations"]!.AsObject().ToDictionary(a => a.Key, a => (string)a.Value!);
@@ -395,9 +397,9 @@ public sealed class WarmerContractTests
         Assert.Equal(["unchanged", "completed", "unchanged", "completed"], results);
         // No pass: that one read and nothing else. A pass: its reads (the fake's Image keeps no status, so it is written again).
         Assert.Equal([NodeRead], lines[0]);
-        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], lines[1].Where(l => l.StartsWith("GET ", StringComparison.Ordinal)));
+        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], Reads(lines[1]));
         Assert.Equal([NodeRead], lines[2]);
-        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], lines[3].Where(l => l.StartsWith("GET ", StringComparison.Ordinal)));
+        Assert.Equal([NodeRead, NodesList, PodsList, ImagesList], Reads(lines[3]));
 
         static JsonObject Heartbeat(JsonObject node)
         {
