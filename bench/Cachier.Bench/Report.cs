@@ -64,7 +64,7 @@ public static class Report
         md.AppendLine("Everything runs on this one machine over loopback: etcd, kube-apiserver v1.20.2 and kube-controller-manager (`scripts/local-cluster.sh`),");
         md.AppendLine("the function, the load generator (`bench/Cachier.Bench`, JIT, Workstation GC) and, on a shared machine, whatever else is running.");
         md.AppendLine("The load average is recorded next to the throughput figures: with 2 cores, anything else running moves them.");
-        md.AppendLine("Cachier runs as shipped in every measurement: the GC its project builds with (row \"GC\" above), `DOTNET_EnableDiagnostics=0` and `DOTNET_GCgen0size=400000` as in the Dockerfile,");
+        md.AppendLine("Cachier runs as shipped in every measurement: the GC and the thread pool's spin limit (15) its project builds with (row \"GC\" above, function/Cachier.csproj), `DOTNET_EnableDiagnostics=0` and `DOTNET_GCgen0size=400000` as in the Dockerfile,");
         md.AppendLine("`SSL_CERT_FILE` = the cluster CA (standing in for the ServiceAccount's `ca.crt`) and `SSL_CERT_DIR=/nonexistent` as in `knative/service.yaml`;");
         md.AppendLine("each diagnostic row changes one of these settings.").AppendLine();
     }

@@ -14,6 +14,7 @@ public static class Steady
     private const string LogOff = "per-event log line off (Logging__LogLevel__Cachier=Warning)";
     public const string NoCall = "an event that makes no API call (a Secret: kind not watched)";
     private const string NoSpin = "thread pool workers do not spin (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0)";
+    private const string DefaultSpin = "the runtime's default spinning (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=70; shipped: 15)";
 
     public static async Task RunAsync(BenchEnv env, int requests, int warmup, int workloads)
     {
@@ -46,6 +47,7 @@ public static class Steady
             ("as shipped", []),
             (LogOff, new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
             (NoSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
+            (DefaultSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "70" }),
             ("Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)", BenchEnv.ServerGc),
         ];
 
@@ -86,7 +88,7 @@ public static class Steady
 
             audit.Start();
             // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
-            foreach (var concurrency in shipped || label is LogOff or NoSpin ? new[] { 1, 8 } : [8])
+            foreach (var concurrency in shipped || label is LogOff or NoSpin or DefaultSpin ? new[] { 1, 8 } : [8])
             {
                 var gets = await GetTimingAsync(local, function.Url);
                 var row = await MeasureAsync(shipped ? $"c={concurrency}" : $"c={concurrency}, {label}", concurrency, workloads, requests, warmup,
