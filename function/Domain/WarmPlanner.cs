@@ -16,6 +16,7 @@ public static class WarmPlanner
     public const string Queued = "Queued";
     public const string NoEligibleNodes = "NoEligibleNodes";
     public const string PullPodRefused = "PullPodRefused";
+    public const string QuotaExceeded = "QuotaExceeded";
     private const int NamedNodes = 5;
 
     public static WarmPlan Plan(DateTimeOffset now, IReadOnlyList<WarmNode> nodes, IReadOnlyList<WarmImage> images,
@@ -111,7 +112,7 @@ public static class WarmPlanner
                     // in the bounds, so the pulls that were Queued when the pods were created stay Queued (none was created for them).
                     records[image][node.Name] = !fits ? new NodeRecord(Queued, now, attempts)
                         : refused?.GetValueOrDefault((image.Namespace, node.Name, image.Credentials.Key, image.Image)) is { } why
-                            ? new NodeRecord(PullPodRefused, now, attempts + 1, why)
+                            ? new NodeRecord(Refusal(why), now, attempts + 1, why)
                             : new NodeRecord(NodeRecord.Pulling, now, attempts);
                 }
             }
@@ -136,6 +137,15 @@ public static class WarmPlanner
         var text = $"{node}\n{credentials.Key}\n{string.Join('\n', images)}";
         return "cachier-warm-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..10];
     }
+
+    /// <summary>
+    /// Why the API server refused a pull pod: a ResourceQuota of the namespace (its admission's "exceeded quota", or
+    /// "failed quota" for a quota that needs requests or limits the pod lacks) -> QuotaExceeded; Pod Security or another
+    /// admission -> PullPodRefused.
+    /// </summary>
+    public static string Refusal(string message) =>
+        message.Contains("exceeded quota", StringComparison.Ordinal) || message.Contains("failed quota", StringComparison.Ordinal)
+            ? QuotaExceeded : PullPodRefused;
 
     public static bool IsFailure(string state) => state is not (NodeRecord.Pulled or NodeRecord.Pulling or Queued);
 

@@ -54,19 +54,19 @@ public sealed class WarmerContractTests
         }
     }
 
-    private static void StubWrites(AppHost host, int createStatus = 201)
+    private static void StubWrites(AppHost host, int createStatus = 201, string refusal = "exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10")
     {
         host.Stub("POST", ApiPaths.PodsOf(Ns), createStatus, createStatus == 201
             ? new JsonObject { ["apiVersion"] = "v1", ["kind"] = "Pod" }
-            : CreateRefusal(createStatus));
+            : CreateRefusal(createStatus, refusal));
         host.Stub("DELETE", $"{ApiPaths.PodsOf(Ns)}/{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")}", 200, Status(200, "Success"));
         host.Stub("PATCH", ApiPaths.StatusOf(Ns, ImageName), 200, new JsonObject { ["apiVersion"] = ImageApiVersion, ["kind"] = "Image" });
     }
 
-    private static JsonObject CreateRefusal(int status)
+    private static JsonObject CreateRefusal(int status, string refusal)
     {
         var body = Status(status);
-        body["message"] = $"pods \"{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")}\" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10";
+        body["message"] = $"pods \"{ExpectedNames.PullPod("node-a", null, null, "nginx:1.25")}\" is forbidden: {refusal}";
         return body;
     }
 
@@ -312,12 +312,15 @@ public sealed class WarmerContractTests
         JsonDiff.AssertEqual(PullPod(Ns, "node-b", ["nginx:1.25"], tolerations: tolerations), creates[1], "the pull pod on node-b");
     }
 
-    [Fact]
-    public async Task Refused_pull_pod_create_is_a_failed_attempt_reported_as_PullPodRefused()
+    [Theory]
+    [InlineData("exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10", "QuotaExceeded")]
+    [InlineData("failed quota: compute: must specify limits.cpu", "QuotaExceeded")]
+    [InlineData("violates PodSecurity \"restricted:latest\": unrestricted capabilities", "PullPodRefused")]
+    public async Task Refused_pull_pod_create_is_a_failed_attempt_reported_with_why(string refusal, string reason)
     {
         using var host = StartWarmer();
         StubCluster(host, [ClusterNode("node-a")], [], [NginxImage()], Web());
-        StubWrites(host, createStatus: 403);
+        StubWrites(host, createStatus: 403, refusal: refusal);
 
         var pass = await PassAsync(await SendImageEventAsync(host));
 
@@ -326,11 +329,12 @@ public sealed class WarmerContractTests
         var status = AssertStatusPatch(calls[5]);
         var ready = status["conditions"]![0]!;
         Assert.Equal("False", (string?)ready["status"]);
-        Assert.Equal("PullPodRefused", (string?)ready["reason"]);
-        Assert.StartsWith("PullPodRefused on node-a: ", (string?)ready["message"]);
-        Assert.Contains("exceeded quota", (string?)ready["message"]);
+        Assert.Equal(reason, (string?)ready["reason"]);
+        Assert.StartsWith($"{reason} on node-a: ", (string?)ready["message"]);
+        Assert.Contains(refusal, (string?)ready["message"]);
         var record = Records(status)[NodeRecordPrefix + "node-a"];
-        Assert.Matches("^PullPodRefused \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ x1: .*exceeded quota", record);
+        Assert.Matches($"^{reason} \\d{{4}}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ x1: ", record);
+        Assert.EndsWith(refusal, record);
         // Not the warmer's fault and not worth a redelivery: the pull is retried with backoff by a later pass.
         Assert.Equal("completed", (string?)pass["result"]);
         Assert.Equal(0, (int?)pass["podsCreated"]);

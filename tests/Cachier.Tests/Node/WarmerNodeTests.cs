@@ -92,6 +92,33 @@ public sealed class WarmerNodeTests(NodeLab lab)
     }
 
     [NodeFact]
+    public async Task A_namespace_whose_ResourceQuota_admits_no_pod_is_Ready_False_QuotaExceeded()
+    {
+        var ns = await lab.NamespaceAsync();
+        await lab.Admin.ApplyAsync($$"""
+            apiVersion: v1
+            kind: ResourceQuota
+            metadata: {name: no-pods, namespace: {{ns}}}
+            spec:
+              hard: {pods: "0"}
+            """);
+        // The quota's admission counts against status.hard, which the controller-manager fills in.
+        await WaitAsync(async () => (await lab.Admin.GetAsync("resourcequota/no-pods", ns))["status"]?["hard"] is not null ? true : (bool?)null,
+            TimeSpan.FromSeconds(60), $"the ResourceQuota of {ns} to have its status");
+        await using var warmer = await WarmerHost.StartAsync(lab, ns, ("Warmer:RetryBackoff", "01:00:00"), ("Warmer:RetryBackoffMax", "01:00:00"));
+
+        await CreateImageAsync(ns, "refused", $"{lab.Registry}/lab/missing:1");
+
+        var refused = await WaitReadyAsync(ns, "refused", "False");
+        Assert.Equal("QuotaExceeded", (string?)refused["reason"]);
+        Assert.Contains("exceeded quota", (string?)refused["message"], StringComparison.Ordinal);
+        var records = await NodeRecordsAsync(ns, "refused");
+        Assert.Equal(lab.Nodes.Count, records.Count);
+        Assert.All(records, r => Assert.StartsWith("QuotaExceeded ", r, StringComparison.Ordinal));
+        Assert.Empty(await PullPodsAsync(ns));
+    }
+
+    [NodeFact]
     public async Task A_private_image_pulls_only_with_the_pull_secret_the_Image_names()
     {
         var ns = await lab.NamespaceAsync();
