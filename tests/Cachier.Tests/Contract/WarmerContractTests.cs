@@ -363,7 +363,9 @@ public sealed class WarmerContractTests
         host.SendBinaryAsync("dev.knative.apiserver.ref.update", new JsonObject { ["kind"] = "Node", ["name"] = node, ["apiVersion"] = "v1" },
             new Dictionary<string, string> { ["apiversion"] = "v1", ["kind"] = "Node", ["name"] = node, ["subject"] = $"/api/v1/nodes/{node}" });
 
-    private static readonly string NodeRead = $"GET {ApiPaths.NodesPath}/node-a";
+    private static readonly string NodeAPath = $"{ApiPaths.NodesPath}/node-a";
+
+    private static readonly string NodeRead = $"GET {NodeAPath}";
 
     [Fact]
     public async Task Node_event_after_a_settled_pass_reads_that_node_and_runs_a_pass_only_when_something_the_warmer_reads_changed()
@@ -374,7 +376,7 @@ public sealed class WarmerContractTests
         StubWrites(host);
         var first = await PassAsync(await SendPingAsync(host));
         Assert.Equal(1, (int?)first["statusesWritten"]); // Ready: present on node-a; nothing pulls, nothing waits on the time
-        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 200, Heartbeat(reporting));
+        host.Stub("GET", NodeAPath, 200, Heartbeat(reporting));
         var lines = new List<string[]>();
         var results = new List<string>();
 
@@ -390,12 +392,12 @@ public sealed class WarmerContractTests
         // A label the owner's node selector could read: a pass (the owner is still in the cache).
         var relabelled = Heartbeat(reporting);
         relabelled["metadata"]!["labels"]!["topology.kubernetes.io/zone"] = "zone-b";
-        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 200, relabelled);
+        host.Stub("GET", NodeAPath, 200, relabelled);
         host.Stub("GET", ApiPaths.NodesPath, 200, List("v1", "NodeList", [relabelled]), priority: 1);
         await NodeEventAsync();
         // That pass settled too, with the relabelled node: the same node again is no pass; a node gone is one.
         await NodeEventAsync();
-        host.Stub("GET", $"{ApiPaths.NodesPath}/node-a", 404, Status(404, "NotFound"));
+        host.Stub("GET", NodeAPath, 404, Status(404, "NotFound"));
         await NodeEventAsync();
 
         Assert.Equal(["unchanged", "completed", "unchanged", "completed"], results);

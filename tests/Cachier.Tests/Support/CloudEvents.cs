@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.SystemTextJson;
 
 namespace Cachier.Tests.Support;
 
@@ -12,6 +14,8 @@ namespace Cachier.Tests.Support;
 public static class CloudEvents
 {
     public const string Source = "https://10.96.0.1:443";
+
+    private static readonly JsonEventFormatter Formatter = new();
 
     /// <summary>
     /// A binary-mode event: the four required attributes, <paramref name="extensions"/> as <c>ce-*</c> headers.
@@ -114,6 +118,27 @@ public static class CloudEvents
 
     public static string Sample(string file) =>
         File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "testassets", "samples", file));
+
+    /// <summary>
+    /// A CloudEvent as the HTTP binding hands it to the parser (no request): only the required attributes and,
+    /// optionally, JSON data.
+    /// </summary>
+    public static CloudEvent Bound(string type, string? json)
+    {
+        var cloudEvent = new CloudEvent
+        {
+            Id = Guid.NewGuid().ToString(),
+            Source = new Uri(CloudEvents.Source),
+            Type = type,
+        };
+        if (json is not null)
+        {
+            cloudEvent.DataContentType = "application/json";
+            Formatter.DecodeBinaryModeEventData(Encoding.UTF8.GetBytes(json), cloudEvent);
+        }
+
+        return cloudEvent;
+    }
 
     /// <summary>A body of <paramref name="text"/> with exactly <paramref name="mediaType"/> (no charset added).</summary>
     public static ByteArrayContent Body(string text, string? mediaType)

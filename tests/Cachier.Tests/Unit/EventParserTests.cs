@@ -3,6 +3,7 @@ using System.Text.Json;
 using Cachier.Domain;
 using Cachier.Http;
 using Cachier.Reconcile;
+using Cachier.Tests.Support;
 using CloudNative.CloudEvents;
 using CloudNative.CloudEvents.SystemTextJson;
 
@@ -92,7 +93,7 @@ public class EventParserTests
     [Fact]
     public void Parse_falls_back_to_ref_data_when_extensions_are_missing()
     {
-        var cloudEvent = Event("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":"dummy","apiVersion":"apps/v1"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":"dummy","apiVersion":"apps/v1"}""");
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
@@ -102,7 +103,7 @@ public class EventParserTests
     [Fact]
     public void Parse_falls_back_to_resource_data_when_extensions_are_missing()
     {
-        var cloudEvent = Event("dev.knative.apiserver.resource.add", File.ReadAllText(Path.Combine(Samples, "01-resource-add.data.json")));
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.resource.add", File.ReadAllText(Path.Combine(Samples, "01-resource-add.data.json")));
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
@@ -114,7 +115,7 @@ public class EventParserTests
     [Fact]
     public void Parse_fills_only_the_missing_extensions_from_data()
     {
-        var cloudEvent = Event("dev.knative.apiserver.ref.add", """{"kind":"Deployment","namespace":"demo","name":"dummy","apiVersion":"apps/v1"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.add", """{"kind":"Deployment","namespace":"demo","name":"dummy","apiVersion":"apps/v1"}""");
         cloudEvent["name"] = "other";
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
@@ -126,7 +127,7 @@ public class EventParserTests
     public void Parse_prefers_extensions_over_data()
     {
         var cloudEvent = WithExtensions(
-            Event("dev.knative.apiserver.ref.update", """{"kind":"StatefulSet","namespace":"elsewhere","name":"someone-else","apiVersion":"apps/v1"}"""),
+            CloudEvents.Bound("dev.knative.apiserver.ref.update", """{"kind":"StatefulSet","namespace":"elsewhere","name":"someone-else","apiVersion":"apps/v1"}"""),
             Dummy);
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
@@ -137,7 +138,7 @@ public class EventParserTests
     [Fact]
     public void Parse_never_reads_the_subject()
     {
-        var cloudEvent = Event("dev.knative.apiserver.ref.update", null);
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", null);
         cloudEvent.Subject = "/apis/apps/v1/namespaces/demo/deployments/dummy";
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
@@ -152,7 +153,7 @@ public class EventParserTests
     {
         var secret = new WorkloadRef("v1", "Secret", "demo", "token");
         var cloudEvent = WithExtensions(
-            Event(type, """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"token","namespace":"demo","uid":"u"},"data":{"token":"c2VjcmV0"}}"""),
+            CloudEvents.Bound(type, """{"apiVersion":"v1","kind":"Secret","metadata":{"name":"token","namespace":"demo","uid":"u"},"data":{"token":"c2VjcmV0"}}"""),
             secret);
 
         var ignored = Assert.IsType<IgnoredInbound>(EventParser.Parse(cloudEvent, Defaults));
@@ -165,7 +166,7 @@ public class EventParserTests
     [Fact]
     public void Parse_ignores_a_configured_kind_at_another_api_version()
     {
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.ref.update", null), Dummy with { ApiVersion = "batch/v1beta1", Kind = "CronJob" });
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.ref.update", null), Dummy with { ApiVersion = "batch/v1beta1", Kind = "CronJob" });
 
         Assert.IsType<IgnoredInbound>(EventParser.Parse(cloudEvent, Defaults));
         Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, new CachierSettings(new CachierOptions { Resources = ["CronJob.v1beta1.batch"] })));
@@ -175,7 +176,7 @@ public class EventParserTests
     public void Parse_accepts_a_configured_custom_kind()
     {
         var foo = new WorkloadRef("example.com/v1", "Foo", "custom", "my-foo");
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.ref.add", null), foo);
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.ref.add", null), foo);
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, new CachierSettings(new CachierOptions { Resources = ["Foo.v1.example.com"] })));
 
@@ -185,14 +186,14 @@ public class EventParserTests
     [Fact]
     public void Parse_turns_a_ping_into_a_resync()
     {
-        var cloudEvent = Event("dev.knative.sources.ping", """{"message":"resync"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.sources.ping", """{"message":"resync"}""");
 
         Assert.Equal(new ResyncInbound("dev.knative.sources.ping"), EventParser.Parse(cloudEvent, Defaults));
     }
 
     [Fact]
     public void Parse_turns_a_ping_without_data_into_a_resync() =>
-        Assert.IsType<ResyncInbound>(EventParser.Parse(Event("dev.knative.sources.ping", null), Defaults));
+        Assert.IsType<ResyncInbound>(EventParser.Parse(CloudEvents.Bound("dev.knative.sources.ping", null), Defaults));
 
     [Theory]
     [InlineData("com.example.order.created")]
@@ -201,7 +202,7 @@ public class EventParserTests
     [InlineData("DEV.KNATIVE.APISERVER.REF.UPDATE")]
     public void Parse_ignores_an_unknown_type(string type)
     {
-        var cloudEvent = WithExtensions(Event(type, null), Dummy);
+        var cloudEvent = WithExtensions(CloudEvents.Bound(type, null), Dummy);
 
         var ignored = Assert.IsType<IgnoredInbound>(EventParser.Parse(cloudEvent, Defaults));
 
@@ -219,7 +220,7 @@ public class EventParserTests
     [InlineData("")]
     public void Parse_rejects_a_bad_namespace_naming_it(string ns)
     {
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.ref.update", null), Dummy with { Namespace = ns });
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.ref.update", null), Dummy with { Namespace = ns });
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -235,7 +236,7 @@ public class EventParserTests
     [InlineData("")]
     public void Parse_rejects_a_bad_name_naming_it(string name)
     {
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.ref.update", null), Dummy with { Name = name });
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.ref.update", null), Dummy with { Name = name });
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -245,7 +246,7 @@ public class EventParserTests
     [Fact]
     public void Parse_rejects_a_bad_name_from_data_naming_it()
     {
-        var cloudEvent = Event("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":"../../secrets","apiVersion":"apps/v1"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":"../../secrets","apiVersion":"apps/v1"}""");
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -256,7 +257,7 @@ public class EventParserTests
     public void Parse_clips_a_hostile_value_in_the_message()
     {
         // The SDK refuses control characters in attributes, but data may carry anything.
-        var cloudEvent = Event("dev.knative.apiserver.ref.update", $$"""{"kind":"Deployment","namespace":"demo","name":"\n{{new string('x', 5000)}}","apiVersion":"apps/v1"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", $$"""{"kind":"Deployment","namespace":"demo","name":"\n{{new string('x', 5000)}}","apiVersion":"apps/v1"}""");
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -268,7 +269,7 @@ public class EventParserTests
     public void Parse_accepts_any_name_Kubernetes_accepts()
     {
         var name = new string('a', 70);
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.ref.update", null), Dummy with { Name = name });
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.ref.update", null), Dummy with { Name = name });
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
@@ -284,7 +285,7 @@ public class EventParserTests
     {
         var data = File.ReadAllText(Path.Combine(Samples, "01-resource-add.data.json"));
         var settings = new CachierSettings(new CachierOptions { Resources = ["Deployment.v1.apps", "StatefulSet.v1.apps", "Deployment.v1beta2.apps"] });
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.resource.update", data), new WorkloadRef(apiVersion, kind, ns, name));
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.resource.update", data), new WorkloadRef(apiVersion, kind, ns, name));
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, settings));
 
@@ -296,7 +297,7 @@ public class EventParserTests
     [InlineData("dev.knative.apiserver.resource.update")]
     public void Parse_rejects_a_resource_event_without_data(string type)
     {
-        var cloudEvent = WithExtensions(Event(type, null), Dummy);
+        var cloudEvent = WithExtensions(CloudEvents.Bound(type, null), Dummy);
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -306,7 +307,7 @@ public class EventParserTests
     [Fact]
     public void Parse_rejects_resource_data_that_is_not_a_Kubernetes_object()
     {
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.resource.add", """{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"dummy","namespace":"demo"}}"""), Dummy);
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.resource.add", """{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"dummy","namespace":"demo"}}"""), Dummy);
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -316,7 +317,7 @@ public class EventParserTests
     [Fact]
     public void Parse_needs_no_data_for_a_resource_delete()
     {
-        var cloudEvent = WithExtensions(Event("dev.knative.apiserver.resource.delete", null), Dummy);
+        var cloudEvent = WithExtensions(CloudEvents.Bound("dev.knative.apiserver.resource.delete", null), Dummy);
 
         var inbound = Assert.IsType<WorkloadInbound>(EventParser.Parse(cloudEvent, Defaults));
 
@@ -329,7 +330,7 @@ public class EventParserTests
     [InlineData("dev.knative.apiserver.ref.")]
     public void Parse_rejects_an_unknown_operation(string type)
     {
-        var cloudEvent = WithExtensions(Event(type, null), Dummy);
+        var cloudEvent = WithExtensions(CloudEvents.Bound(type, null), Dummy);
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -339,7 +340,7 @@ public class EventParserTests
     [Fact]
     public void Parse_rejects_an_event_that_names_no_workload()
     {
-        var error = Assert.Throws<BadEventException>(() => EventParser.Parse(Event("dev.knative.apiserver.ref.update", "{}"), Defaults));
+        var error = Assert.Throws<BadEventException>(() => EventParser.Parse(CloudEvents.Bound("dev.knative.apiserver.ref.update", "{}"), Defaults));
 
         Assert.Contains("names no workload", error.Message, StringComparison.Ordinal);
     }
@@ -347,7 +348,7 @@ public class EventParserTests
     [Fact]
     public void Parse_rejects_ref_data_with_a_non_string_name()
     {
-        var cloudEvent = Event("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":42,"apiVersion":"apps/v1"}""");
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", """{"kind":"Deployment","namespace":"demo","name":42,"apiVersion":"apps/v1"}""");
 
         var error = Assert.Throws<BadEventException>(() => EventParser.Parse(cloudEvent, Defaults));
 
@@ -375,24 +376,6 @@ public class EventParserTests
         cloudEvent.DataContentType = "application/json";
         Formatter.DecodeBinaryModeEventData(File.ReadAllBytes(Path.Combine(Samples, $"{stem}.data.json")), cloudEvent);
         Assert.True(cloudEvent.IsValid);
-        return cloudEvent;
-    }
-
-    /// <summary>A CloudEvent with only the required attributes and, optionally, JSON data.</summary>
-    private static CloudEvent Event(string type, string? json)
-    {
-        var cloudEvent = new CloudEvent
-        {
-            Id = Guid.NewGuid().ToString(),
-            Source = new Uri("https://10.96.0.1:443"),
-            Type = type,
-        };
-        if (json is not null)
-        {
-            cloudEvent.DataContentType = "application/json";
-            Formatter.DecodeBinaryModeEventData(System.Text.Encoding.UTF8.GetBytes(json), cloudEvent);
-        }
-
         return cloudEvent;
     }
 

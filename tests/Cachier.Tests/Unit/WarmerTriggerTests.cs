@@ -1,7 +1,7 @@
 using Cachier.Domain;
 using Cachier.Http;
+using Cachier.Tests.Support;
 using CloudNative.CloudEvents;
-using CloudNative.CloudEvents.SystemTextJson;
 
 namespace Cachier.Tests.Unit;
 
@@ -11,26 +11,13 @@ namespace Cachier.Tests.Unit;
 /// </summary>
 public class WarmerTriggerTests
 {
-    private static readonly JsonEventFormatter Formatter = new();
-
     private static CloudEvent Event(string kind, string? nameExtension, string? json)
     {
-        var cloudEvent = new CloudEvent
-        {
-            Id = Guid.NewGuid().ToString(),
-            Source = new Uri("https://10.96.0.1:443"),
-            Type = "dev.knative.apiserver.ref.update",
-            ["kind"] = kind,
-        };
+        var cloudEvent = CloudEvents.Bound("dev.knative.apiserver.ref.update", json);
+        cloudEvent["kind"] = kind;
         if (nameExtension is not null)
         {
             cloudEvent["name"] = nameExtension;
-        }
-
-        if (json is not null)
-        {
-            cloudEvent.DataContentType = "application/json";
-            Formatter.DecodeBinaryModeEventData(System.Text.Encoding.UTF8.GetBytes(json), cloudEvent);
         }
 
         return cloudEvent;
