@@ -6,7 +6,6 @@ using Cachier.Kubernetes;
 using Cachier.Reconcile;
 using Cachier.Security;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using OpenTelemetry.Metrics;
 
 namespace Cachier;
 
@@ -64,10 +63,9 @@ public static class Extensions
         services.AddSingleton(sp => new IssuerKeyCache(sp.GetRequiredService<IIssuerKeySource>(), options.Authentication, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new SenderCheck(sp.GetRequiredService<IssuerKeyCache>(), options.Authentication));
 
-        // The metrics pipeline is built beside the host too (it needs nothing from the container); the container owns
-        // it from then on and disposes it with the host.
-        var metrics = Task.Run(Telemetry.CreateMeterProvider);
-        services.AddSingleton(_ => metrics.GetAwaiter().GetResult());
+        // Listening from now on, so that the first event is counted; the container disposes it with the host.
+        var metrics = new MetricsText();
+        services.AddSingleton(_ => metrics);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
         services.AddProblemDetails();
 
@@ -147,7 +145,12 @@ public static class Extensions
 
         app.MapEventEndpoints(new SenderFilter(senders, logger, dapr: false));
         app.MapDaprEndpoints(settings.Options, new SenderFilter(senders, logger, dapr: true));
-        MapMetrics(app, lifetime);
+        var metrics = app.Services.GetRequiredService<MetricsText>();
+        app.MapGet("/metrics", context =>
+        {
+            context.Response.ContentType = MetricsText.ContentType;
+            return context.Response.WriteAsync(metrics.Render());
+        });
 
         // What the first event's handler takes from the container is made as soon as the port listens, beside it: made by
         // that event, it stood in its way (ILogger<T> is built at run time under Native AOT).
@@ -164,21 +167,6 @@ public static class Extensions
             }
         }, app.Services, preferLocal: false));
         return app;
-    }
-
-    /// <summary>
-    /// <c>/metrics</c>, with the exporter's branch built at the first scrape: OpenTelemetry's MapPrometheusScrapingEndpoint
-    /// needs the MeterProvider at once, which would hold the start until the metrics pipeline, built on another thread,
-    /// is ready. Once the port listens, the container takes the provider (it disposes it with the host).
-    /// </summary>
-    private static void MapMetrics(WebApplication app, IHostApplicationLifetime lifetime)
-    {
-        var branch = ((IEndpointRouteBuilder)app).CreateApplicationBuilder();
-        var scrape = new Lazy<RequestDelegate>(() => branch
-            .UseOpenTelemetryPrometheusScrapingEndpoint(app.Services.GetRequiredService<MeterProvider>(), predicate: _ => true, path: null, configureBranchedPipeline: null, optionsName: null)
-            .Build());
-        app.Map("/metrics", context => scrape.Value(context));
-        lifetime.ApplicationStarted.Register(() => _ = app.Services.GetRequiredService<MeterProvider>());
     }
 
     private static ILogger<T> LoggerOf<T>(IServiceProvider services) => services.GetRequiredService<ILoggerFactory>().CreateLogger<T>();

@@ -1,12 +1,9 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using OpenTelemetry;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
 
 namespace Cachier.Diagnostics;
 
-/// <summary>Cachier's instruments (System.Diagnostics.Metrics); exported at <c>/metrics</c>.</summary>
+/// <summary>Cachier's instruments (System.Diagnostics.Metrics); written at <c>/metrics</c> by <see cref="MetricsText"/>.</summary>
 public static class Telemetry
 {
     public const string MeterName = "Cachier";
@@ -28,24 +25,10 @@ public static class Telemetry
     private static readonly Counter<long> ResyncRepaired = Meter.CreateCounter<long>("cachier.resync.images.repaired", "{image}", "Images written (created, updated, deleted) by resyncs to repair drift");
 
     /// <summary>
-    /// Bound of the series per instrument: the exporter sets up this much storage per instrument up front, and a
-    /// label taken from a request (the event type) must not grow memory without bound. Far above the real cardinality.
+    /// Bound of the series per instrument: a label taken from a request (the event type) must not grow memory without
+    /// bound; the measurements past it are summed in one overflow series. Far above the real cardinality.
     /// </summary>
     public const int MaxSeries = 256;
-
-    /// <summary>
-    /// The metrics pipeline: Cachier's instruments, exported in the Prometheus text format (<c>/metrics</c> maps its
-    /// exporter). Built without the host's container, so that it can be built while the host is. The instruments exist
-    /// before it is built, so their storage is set up now rather than by the first event.
-    /// </summary>
-    public static MeterProvider CreateMeterProvider() => Sdk.CreateMeterProviderBuilder()
-        .ConfigureResource(r => r.AddService("cachier"))
-        .AddMeter(MeterName)
-        .AddView(instrument => instrument.Meter.Name != MeterName ? null
-            : instrument.Unit == "s" ? new ExplicitBucketHistogramConfiguration { Boundaries = SecondsBuckets, CardinalityLimit = MaxSeries }
-            : new MetricStreamConfiguration { CardinalityLimit = MaxSeries })
-        .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)
-        .Build();
 
     public static void Event(string type, string outcome, long startedTimestamp)
     {
