@@ -136,7 +136,9 @@ public static class Extensions
         if (senders.Required)
         {
             Log.AuthenticationOn(logger, settings.Options.Authentication.Audience, string.Join(", ", SenderAuthenticationSettings.Subjects(settings.Options.Authentication)));
-            lifetime.ApplicationStarted.Register(senders.Prefetch);
+            // The issuer's keys are fetched from now on, as soon as the connection is made, beside the host's start: fetched
+            // once the port listened, a first event after a scale from zero waited for them (bench/RESULTS.md, auth on vs off).
+            senders.Prefetch();
         }
         else
         {
