@@ -12,7 +12,7 @@ public static class Http
     /// HTTPS to the API server with a bearer token and the cluster CA, HTTP/1.1 with a keep-alive pool:
     /// the same transport Cachier's KubeApi uses (SocketsHttpHandler, default request version 1.1).
     /// </summary>
-    public static HttpClient ApiClient(BenchEnv env, string token, string userAgent)
+    public static HttpClient ApiClient(BenchEnv env, string token, string userAgent, TimeSpan? timeout = null)
     {
         var ca = X509Certificate2.CreateFromPem(File.ReadAllText(env.CaFile));
         var handler = new SocketsHttpHandler
@@ -28,7 +28,7 @@ public static class Http
                 },
             },
         };
-        var client = new HttpClient(handler) { BaseAddress = new Uri(env.Server), Timeout = TimeSpan.FromSeconds(30) };
+        var client = new HttpClient(handler) { BaseAddress = new Uri(env.Server), Timeout = timeout ?? TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         client.DefaultRequestHeaders.UserAgent.ParseAdd(userAgent);
         return client;
