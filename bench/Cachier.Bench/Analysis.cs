@@ -219,10 +219,10 @@ public static class Analysis
             "That difference is Cachier's own start-up, which the echo does not have. Measured apart from this bench (perf with `cachier.dbg` symbols, " +
             "strace, on the published binary): options binding and validation take about 2 ms; the runtime's start of a larger binary rebuilds 5.5 MiB " +
             "of `.hydrated` data against the echo's 2.2 MiB (below), about 15 ms before `Main`; the rest is the framework's own start (the host's services, " +
-            "generic types Native AOT builds at run time). The API server connection and the metrics pipeline are made on other threads from `AddCachier` " +
+            "generic types Native AOT builds at run time). The API server connection is made on another thread from `AddCachier` " +
             "on, and the port opens before the connection is awaited; Cachier's own services the start needs are made by factories, not by reflection. " +
-            "On 2 cores those threads still share the cores with the host's start: timestamps taken inside the process (a temporary build) put the " +
-            "metrics pipeline at about 20-25 ms of CPU, and the connection at 35-65 ms, half of it KubernetesClient reading this bench's kubeconfig " +
+            "On 2 cores that thread still shares the cores with the host's start: timestamps taken inside the process (a temporary build) put the " +
+            "connection at 35-65 ms (OpenTelemetry's metrics pipeline, 20-25 ms more, is gone since 9bee139), half of it KubernetesClient reading this bench's kubeconfig " +
             "(YAML), half OpenSSL's first load for the cluster CA; in a pod the in-cluster configuration has no YAML to read.");
         var firstLimit = floor is null ? (double?)null : Targets.FirstEventRatio * floor.MedianMs;
         md.AppendLine((firstLimit is { } fl && aot.MedianFirstRequestMs > fl
