@@ -141,10 +141,27 @@ public sealed class NodeLab
 
     /// <summary>
     /// Makes the next pull of <paramref name="repository"/> a real one on every node: removes the containers that
-    /// hold its layers (of pods already gone) and every reference to it, through containerd.
+    /// hold its layers (of pods already gone) and every reference to it, through containerd; then waits until no node
+    /// lists it. The warmer skips a node that lists the image, and the kubelet's list trails the runtime (its image
+    /// cache is refreshed every 30 s): a node that holds the image but does not list it yet is first waited for, so that
+    /// a list from before the removal is not taken for one from after it.
     /// </summary>
     public async Task RemoveImageAsync(string repository, bool waitForNodeLists = true)
     {
+        if (waitForNodeLists)
+        {
+            var held = new List<string>();
+            for (var i = 0; i < ContainerdSockets.Count; i++)
+            {
+                if ((await CtrAsync(ContainerdSockets[i], "images ls -q")).Contains(repository, StringComparison.Ordinal))
+                {
+                    held.Add(Nodes[i]);
+                }
+            }
+
+            await WaitNodeListsAsync(repository, listed => held.All(listed.Contains), "every node that holds it to list it");
+        }
+
         foreach (var socket in ContainerdSockets)
         {
             var containers = (await CtrAsync(socket, "containers ls")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1)
@@ -168,20 +185,9 @@ public sealed class NodeLab
             }
         }
 
-        // The warmer skips a node that lists the image; the kubelet's list trails the runtime by up to a minute or so.
-        var clock = Stopwatch.StartNew();
-        while (waitForNodeLists)
+        if (waitForNodeLists)
         {
-            var names = (await Admin.RunAsync("get nodes -o jsonpath={.items[*].status.images[*].names}")).Split([' ', '[', ']', ',', '"'], StringSplitOptions.RemoveEmptyEntries);
-            if (!names.Any(n => n.Contains(repository, StringComparison.Ordinal)))
-            {
-                return;
-            }
-
-            if (clock.Elapsed > TimeSpan.FromMinutes(3))
-            {
-                throw new TimeoutException($"a node still lists {repository} after 3 minutes");
-            }
+            await WaitNodeListsAsync(repository, listed => listed.Count == 0, "no node to list it");
         }
 
         static async Task TryCtrAsync(string socket, string arguments)
@@ -193,6 +199,27 @@ public sealed class NodeLab
             catch (InvalidOperationException)
             {
                 // A container still running or already gone: the pull may then be shorter, never wrong.
+            }
+        }
+    }
+
+    /// <summary>Polls the nodes' image lists (each poll paces the next) until <paramref name="done"/> holds for the nodes listing <paramref name="repository"/>.</summary>
+    private async Task WaitNodeListsAsync(string repository, Func<HashSet<string>, bool> done, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var nodes = JsonNode.Parse(await Admin.RunAsync("get nodes -o json"))!["items"]!.AsArray();
+            var listed = nodes.Where(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(x => ((string?)x)?.Contains(repository, StringComparison.Ordinal) == true)) == true)
+                .Select(n => (string)n!["metadata"]!["name"]!).ToHashSet(StringComparer.Ordinal);
+            if (done(listed))
+            {
+                return;
+            }
+
+            if (clock.Elapsed > TimeSpan.FromMinutes(3))
+            {
+                throw new TimeoutException($"still waiting after 3 minutes for {what} ({repository}); listed by: {string.Join(", ", listed)}");
             }
         }
     }
