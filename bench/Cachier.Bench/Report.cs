@@ -204,7 +204,7 @@ public static class Report
         md.AppendLine($"{r.Workloads:N0} Deployments x {r.ImagesPerWorkload} images with no Images yet, backfilled by the **first `POST /resync`** of the published AOT function, side by side with a **raw client**");
         md.AppendLine($"that creates the same number of Images of the same shape (labels, controller ownerReference to a real Deployment, `spec.image`) with the same ServiceAccount token.");
         md.AppendLine($"\"Same parallelism\" means the same number of writes in flight: the raw client keeps {r.Parallelism} POSTs in flight (8 workers, each POSTing the next Image as soon as its last one is answered);");
-        md.AppendLine($"the function runs with `ResyncParallelism` = {r.Parallelism}, its bound on the writes the resync has in flight. The raw client runs before and after the resync (its Images deleted in between);");
+        md.AppendLine($"the function runs with `ResyncParallelism` = {r.Parallelism}, its bound on the writes the resync has in flight. The raw client runs before and after the resync (its Images deleted after its first run, so the resyncs' LIST of Images does not read them too);");
         md.AppendLine("its rate is the mean of the two. The resync's time is the `POST /resync` wall time, so it includes its LISTs (every kind, and the Images); the raw side's Deployments are in a");
         md.AppendLine("namespace the function excludes (`Cachier__ExcludedNamespaces`), so the resync leaves them out of its LISTs (`fieldSelector=metadata.namespace!=...`) and writes nothing for them.");
         md.AppendLine("Calls come from the API server's audit log. The function writes its Kubernetes Events (one note per workload it created Images for) after the resync, not during it;");
