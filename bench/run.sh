@@ -183,8 +183,8 @@ EOF
 }
 
 build() {
-  if [[ ${BENCH_SKIP_BUILD:-} == 1 && -x $OUT/publish/cachier && -x $OUT/echo/cachier-bench-echo && -f $OUT/jit/cachier.dll ]]; then
-    info "BENCH_SKIP_BUILD=1: reusing $OUT/publish, $OUT/echo, $OUT/jit"
+  if [[ ${BENCH_SKIP_BUILD:-} == 1 && -x $OUT/publish/cachier && -x $OUT/echo/cachier-bench-echo && -x $OUT/forward/cachier-bench-forward && -f $OUT/jit/cachier.dll ]]; then
+    info "BENCH_SKIP_BUILD=1: reusing $OUT/publish, $OUT/echo, $OUT/forward, $OUT/jit"
   else
     # Each build has its own intermediate folders (ArtifactsPath), so it never races with someone else's
     # build of function/ (tests, other benches) over function/obj.
@@ -201,6 +201,11 @@ build() {
     dotnet publish "$BENCH/Cachier.Bench.Echo/Cachier.Bench.Echo.csproj" -c Release -r linux-x64 -o "$OUT/echo" -nologo -v quiet \
       $(command -v clang >/dev/null || echo -p:CppCompilerAndLinker=gcc) >"$OUT/echo-build.out" 2>&1 ||
       { tail -n 40 "$OUT/echo-build.out" >&2; fail "echo publish failed"; }
+
+    stage "build: bare AOT forwarder (the steady state's floor)"
+    dotnet publish "$BENCH/Cachier.Bench.Forward/Cachier.Bench.Forward.csproj" -c Release -r linux-x64 -o "$OUT/forward" -nologo -v quiet \
+      $(command -v clang >/dev/null || echo -p:CppCompilerAndLinker=gcc) >"$OUT/forward-build.out" 2>&1 ||
+      { tail -n 40 "$OUT/forward-build.out" >&2; fail "forwarder publish failed"; }
   fi
 
   stage "build: load generator and planner benchmarks"
@@ -270,7 +275,7 @@ main() {
   build
 
   export BENCH_AUDIT_LOG="$CLUSTER_DIR/logs/audit.log" BENCH_OUT="$OUT" BENCH_RESOURCES="$RESOURCES"
-  export BENCH_AOT="$OUT/publish/cachier" BENCH_JIT_DLL="$OUT/jit/cachier.dll" BENCH_ECHO="$OUT/echo/cachier-bench-echo"
+  export BENCH_AOT="$OUT/publish/cachier" BENCH_JIT_DLL="$OUT/jit/cachier.dll" BENCH_ECHO="$OUT/echo/cachier-bench-echo" BENCH_FORWARD="$OUT/forward/cachier-bench-forward"
   export BENCH_APISERVER_PIDFILE="$CLUSTER_DIR/pids/kube-apiserver.pid"
   BENCH_RUN_ID="$(date +%H%M%S)"
   export BENCH_RUN_ID

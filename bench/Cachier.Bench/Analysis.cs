@@ -111,7 +111,7 @@ public static class Analysis
         if (c8 is not null && diagnostics.Count > 0)
         {
             md.AppendLine();
-            md.AppendLine("Same run, same binary, one setting changed (each row is compared with a raw client measured in the same A-B-B-A blocks; CPU compared with as shipped at the same concurrency):").AppendLine();
+            md.AppendLine("Same run: the same binary with one setting changed, and the bare forwarder described below (each row is compared with a raw client measured in the same A-B-B-A blocks; CPU compared with as shipped at the same concurrency):").AppendLine();
             md.AppendLine("| Variant | Function/raw | Function CPU per event | Change in CPU per event vs as shipped |").AppendLine("|---|---|---|---|");
             foreach (var shippedRow in steady.Rows.Where(r => !r.Diagnostic))
             {
@@ -124,6 +124,22 @@ public static class Analysis
                 md.AppendLine($"| {d.Name} | {d.Ratio:0.00} | {d.FunctionCpuUsPerEvent:0} µs | {d.FunctionCpuUsPerEvent - same.FunctionCpuUsPerEvent:+0;-0} µs |");
             }
 
+            md.AppendLine();
+        }
+
+        // The floor of the design: a bare forwarder that receives the event and makes its GET, nothing else.
+        var floors = diagnostics.Where(d => d.Name.Contains(Steady.Forwarder, StringComparison.Ordinal)).ToList();
+        if (floors.Count > 0)
+        {
+            var pairs = floors.Select(f => (Floor: f, Cachier: steady.Rows.FirstOrDefault(r => !r.Diagnostic && r.Concurrency == f.Concurrency)))
+                .Where(p => p.Cachier is not null).ToList();
+            md.AppendLine("The floor of a second hop. A bare AOT forwarder (`bench/Cachier.Bench.Forward`: Kestrel and one HttpClient, Cachier's runtime settings; " +
+                "it receives the same event, makes the same GET and answers 200, with no binding, parse, plan, lock, memo, log line or metric) reached " +
+                string.Join(" and ", floors.Select(f => $"**{f.Ratio:0.00} x raw at c={f.Concurrency}** ({f.FunctionCpuUsPerEvent:0} µs of CPU per event)")) + " in this run; Cachier reached " +
+                string.Join(" and ", pairs.Select(p => $"{p.Cachier!.Ratio / p.Floor.Ratio:0.00} of the forwarder's rate at c={p.Floor.Concurrency}")) + ". " +
+                (floors.All(f => f.Ratio < target)
+                    ? $"The forwarder itself misses {target:0.0} x raw: on this machine the second hop alone (one more process, two more loopback exchanges and their thread-pool hand-offs, on 2 cores shared with the API server, etcd and the load generator) costs more than the target leaves, so no function that must GET the object meets it here, whatever it does around the GET."
+                    : $"The forwarder reaches {target:0.0} x raw at least once, so Cachier's own work around the GET is what stands in the way there."));
             md.AppendLine();
         }
 

@@ -15,6 +15,7 @@ public sealed record BenchEnv(
     string AotBinary,
     string JitDll,
     string EchoBinary,
+    string ForwardBinary,
     string? ApiServerPidFile)
 {
     public string ResultsDir => Path.Combine(OutDir, "results");
@@ -40,6 +41,7 @@ public sealed record BenchEnv(
             Get("BENCH_AOT"),
             Get("BENCH_JIT_DLL"),
             Get("BENCH_ECHO"),
+            Get("BENCH_FORWARD"),
             Environment.GetEnvironmentVariable("BENCH_APISERVER_PIDFILE"));
         Directory.CreateDirectory(env.ResultsDir);
         Directory.CreateDirectory(env.LogsDir);

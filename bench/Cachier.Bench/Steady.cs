@@ -15,6 +15,7 @@ public static class Steady
     public const string NoCall = "an event that makes no API call (a Secret: kind not watched)";
     private const string NoSpin = "thread pool workers do not spin (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0)";
     private const string DefaultSpin = "the runtime's default spinning (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=70; shipped: 15)";
+    public const string Forwarder = "a bare AOT forwarder, not Cachier: the same event and GET, nothing else (bench/Cachier.Bench.Forward)";
 
     public static async Task RunAsync(BenchEnv env, int requests, int warmup, int workloads)
     {
@@ -41,7 +42,8 @@ public static class Steady
             return response.StatusCode == HttpStatusCode.OK ? (true, null) : (false, $"raw GET answered {(int)response.StatusCode}");
         };
 
-        // As shipped, then the same binary with one setting changed (diagnostics: what the per-event cost is made of).
+        // As shipped, then the same binary with one setting changed (diagnostics: what the per-event cost is made of),
+        // then the floor: a bare forwarder with Cachier's runtime settings that only receives the event and makes its GET.
         (string Label, Dictionary<string, string> Environment)[] variants =
         [
             ("as shipped", []),
@@ -49,11 +51,13 @@ public static class Steady
             (NoSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
             (DefaultSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "70" }),
             ("Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)", BenchEnv.ServerGc),
+            (Forwarder, new() { ["FORWARD_API"] = env.Server, ["FORWARD_TOKEN"] = env.FunctionToken, ["FORWARD_CA"] = env.CaFile }),
         ];
 
         foreach (var (label, extra) in variants)
         {
             var shipped = label == "as shipped";
+            var forwarder = label == Forwarder;
             var port = Ports.Free();
             var environment = env.FunctionEnvironment(port);
             foreach (var (key, value) in extra)
@@ -61,7 +65,7 @@ public static class Steady
                 environment[key] = value;
             }
 
-            await using var function = FunctionProcess.Start(env.AotBinary, [], environment, port,
+            await using var function = FunctionProcess.Start(forwarder ? env.ForwardBinary : env.AotBinary, [], environment, port,
                 Path.Combine(env.LogsDir, $"steady-function-{(shipped ? "shipped" : rows.Count.ToString(System.Globalization.CultureInfo.InvariantCulture))}.log"));
             await function.WaitReadyAsync(local, TimeSpan.FromSeconds(30));
 
@@ -88,12 +92,13 @@ public static class Steady
 
             audit.Start();
             // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
-            foreach (var concurrency in shipped || label is LogOff or NoSpin or DefaultSpin ? new[] { 1, 8 } : [8])
+            foreach (var concurrency in shipped || label is LogOff or NoSpin or DefaultSpin or Forwarder ? new[] { 1, 8 } : [8])
             {
-                var gets = await GetTimingAsync(local, function.Url);
+                // The forwarder has no metrics: its GET is not timed on its own.
+                var gets = forwarder ? default : await GetTimingAsync(local, function.Url);
                 var row = await MeasureAsync(shipped ? $"c={concurrency}" : $"c={concurrency}, {label}", concurrency, workloads, requests, warmup,
                     Raw(i => names[i % workloads]), Function(i => names[i % workloads]), function, env.ApiServerPidFile, cluster);
-                var getsAfter = await GetTimingAsync(local, function.Url);
+                var getsAfter = forwarder ? default : await GetTimingAsync(local, function.Url);
                 row = row with
                 {
                     Diagnostic = !shipped,
