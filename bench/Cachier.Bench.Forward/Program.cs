@@ -22,7 +22,8 @@ var app = builder.Build();
 app.MapGet("/health/readiness", () => "ok");
 app.MapPost("/", async (HttpRequest request, CancellationToken ct) =>
 {
-    // ce-subject is the object's API path (/apis/apps/v1/namespaces/<ns>/deployments/<name>).
+    // ce-subject is the object's API path (/apis/apps/v1/namespaces/<ns>/deployments/<name>): a shortcut only a bench may
+    // take. Cachier never parses it (SPEC 6); it names the workload from the event's extensions and its configured kinds.
     await request.Body.CopyToAsync(Stream.Null, ct);
     using var get = new HttpRequestMessage(HttpMethod.Get, api + request.Headers["ce-subject"]);
     get.Headers.Authorization = token;
