@@ -108,7 +108,7 @@ public static class Report
         md.AppendLine("(HTTP/1.1 keep-alive pool, like Cachier's client), reading the whole body. Per side and concurrency: " +
             $"{r.WarmupPerSide} warm-up requests, then {r.RequestsPerSide:N0} measured requests in 10 blocks, interleaved with the other side's as raw, function, function, raw, raw, function, ...");
         md.AppendLine("The rows after the first two are diagnostics, compared with the raw client in the same interleaved way: the same binary with one setting changed (a fresh process each), " +
-            $"and, in the shipped process, {Cachier.Bench.Steady.NoCall} (the second hop without the GET); the last two are not Cachier but the floor of its design, " +
+            $"and, in the shipped process, {Cachier.Bench.Steady.NoCall} (the second hop without the GET); the two forwarder rows are not Cachier but the floor of its design, " +
             "a bare AOT forwarder with Cachier's runtime settings that receives the same event, makes the same GET with the same kind of client and answers 200.");
         md.AppendLine("CPU per event comes from `/proc/PID/stat` (10 ms ticks, summed over the blocks); the API server's includes every other client it served meanwhile (n/a: it was restarted).");
         md.AppendLine($"Load average before/after: {r.LoadAverageBefore:0.00} / {r.LoadAverageAfter:0.00}.").AppendLine();
