@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Cachier.Diagnostics;
 using Cachier.Reconcile;
+using k8s.Authentication;
 
 namespace Cachier.Kubernetes;
 
@@ -186,5 +187,28 @@ public sealed partial class KubeApi
         }
 
         throw new ApiException(verb, path, (int)response.StatusCode, $"{(int)response.StatusCode} {message}".TrimEnd(), RetryAfter(response));
+    }
+}
+
+/// <summary>What each request takes from the connection: its credentials, and a fresh read of them after a 401.</summary>
+public sealed partial class KubeConnection
+{
+    /// <summary>The ServiceAccount token that kubelet mounts and rotates: what KubernetesClient's in-cluster configuration reads.</summary>
+    private const string InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+    public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct) =>
+        request.Headers.Authorization = _tokens is null ? _header : await _tokens.GetAuthenticationHeaderAsync(ct);
+
+    /// <summary>
+    /// The API server refused our credentials (401): the in-cluster token may have been rotated under us. The next
+    /// request reads the token file again instead of waiting for its re-read minute. A fixed token cannot be re-read.
+    /// </summary>
+    public void ForgetCredentials()
+    {
+        if (_tokens is TokenFileAuth && File.Exists(InClusterTokenFile))
+        {
+            // A fresh provider reads the file at its first use (KubernetesClient's own re-reads it once a minute).
+            _tokens = new TokenFileAuth(InClusterTokenFile);
+        }
     }
 }

@@ -14,13 +14,11 @@ namespace Cachier.Kubernetes;
 /// if the configuration has one), and the credentials to put on each request. It is built from KubernetesClient's
 /// configuration (kubeconfig or in-cluster) but does not construct <c>k8s.Kubernetes</c>: Cachier speaks REST itself
 /// (<see cref="KubeApi"/>), and that client would root its generated API surface and JSON metadata for every
-/// Kubernetes model, which Native AOT then compiles in, rebuilds at every start and keeps in memory.
+/// Kubernetes model, which Native AOT then compiles in, rebuilds at every start and keeps in memory. How it is made is
+/// here; what each request takes from it (its credentials) is in <c>KubeApi.Requests.cs</c>.
 /// </summary>
-public sealed class KubeConnection : IDisposable
+public sealed partial class KubeConnection : IDisposable
 {
-    /// <summary>The ServiceAccount token that kubelet mounts and rotates: what KubernetesClient's in-cluster configuration reads.</summary>
-    private const string InClusterTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token";
-
     private ITokenProvider? _tokens;
     private readonly AuthenticationHeaderValue? _header;
 
@@ -111,22 +109,6 @@ public sealed class KubeConnection : IDisposable
     /// <summary>The kubeconfig says <c>insecure-skip-tls-verify</c>: the start logs a warning.</summary>
     public bool SkipsTlsVerification { get; }
 
-    public async ValueTask AuthenticateAsync(HttpRequestMessage request, CancellationToken ct) =>
-        request.Headers.Authorization = _tokens is null ? _header : await _tokens.GetAuthenticationHeaderAsync(ct);
-
-    /// <summary>
-    /// The API server refused our credentials (401): the in-cluster token may have been rotated under us. The next
-    /// request reads the token file again instead of waiting for its re-read minute. A fixed token cannot be re-read.
-    /// </summary>
-    public void ForgetCredentials()
-    {
-        if (_tokens is TokenFileAuth && File.Exists(InClusterTokenFile))
-        {
-            // A fresh provider reads the file at its first use (KubernetesClient's own re-reads it once a minute).
-            _tokens = new TokenFileAuth(InClusterTokenFile);
-        }
-    }
-
     public void Dispose() => HttpClient.Dispose();
 
     /// <summary>The kubeconfig's client-certificate(-data) and client-key(-data), PEM, as one certificate with its key.</summary>
@@ -173,13 +155,12 @@ public sealed class KubeConnection : IDisposable
 /// </summary>
 public sealed class KubeConnectionSource : IHostedLifecycleService, IDisposable
 {
-    private readonly Task<KubeConnection> _connection;
     private readonly ILogger _logger;
     private readonly string _kinds;
 
     public KubeConnectionSource(Task<KubeConnection> connecting, CachierSettings settings, ILogger<KubeConnectionSource> logger)
     {
-        _connection = connecting;
+        Connection = connecting;
         _logger = logger;
         _kinds = string.Join(", ", settings.Kinds);
     }
@@ -187,12 +168,12 @@ public sealed class KubeConnectionSource : IHostedLifecycleService, IDisposable
     /// <summary>An already made connection (tests).</summary>
     internal KubeConnectionSource(KubeConnection connection, ILogger<KubeConnectionSource> logger)
     {
-        _connection = Task.FromResult(connection);
+        Connection = Task.FromResult(connection);
         _logger = logger;
         _kinds = "";
     }
 
-    public Task<KubeConnection> Connection => _connection;
+    public Task<KubeConnection> Connection { get; }
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -201,7 +182,7 @@ public sealed class KubeConnectionSource : IHostedLifecycleService, IDisposable
     /// <summary>After every hosted service's StartAsync (Kestrel's listening among them): a failed connection fails the start here.</summary>
     public async Task StartedAsync(CancellationToken cancellationToken)
     {
-        var connection = await _connection.WaitAsync(cancellationToken);
+        var connection = await Connection.WaitAsync(cancellationToken);
         Log.Started(_logger, _kinds, connection.BaseUrl);
         if (connection.SkipsTlsVerification)
         {
@@ -216,5 +197,5 @@ public sealed class KubeConnectionSource : IHostedLifecycleService, IDisposable
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() =>
-        _connection.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Connection.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 }
