@@ -43,9 +43,6 @@ public sealed class CachierSettings
 
     public PullPodTemplate PullPodTemplate => _pullPodTemplate.Value;
 
-    public ResourceKind? FindKind(string apiVersion, string kind) =>
-        Kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);
-
     private static Regex Compile(string pattern)
     {
         try

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 
 namespace Cachier.Domain;
@@ -24,6 +26,66 @@ public sealed record Workload(
     PodTemplate? Pod)
 {
     public WorkloadRef Ref => new(ApiVersion, Kind, Namespace, Name);
+}
+
+/// <summary>A watched kind: its API version and where its objects are (how it is written in configuration: <c>ResourceKind.cs</c>).</summary>
+public sealed partial record ResourceKind(string Kind, string Version, string Group, string Plural)
+{
+    public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
+
+    /// <summary>The kind of <paramref name="kinds"/> (the configured ones) with exactly this API version and kind; null if none.</summary>
+    public static ResourceKind? Find(IEnumerable<ResourceKind> kinds, string apiVersion, string kind) =>
+        kinds.FirstOrDefault(k => k.ApiVersion == apiVersion && k.Kind == kind);
+
+    /// <summary>The collection path, cluster-wide or in one namespace.</summary>
+    public string CollectionPath(string? ns = null)
+    {
+        var root = Group.Length == 0 ? $"/api/{Version}" : $"/apis/{Group}/{Version}";
+        return ns is null ? $"{root}/{Plural}" : $"{root}/namespaces/{ns}/{Plural}";
+    }
+
+    public override string ToString() =>
+        (Group.Length == 0 ? $"{Kind}.{Version}" : $"{Kind}.{Version}.{Group}") + "/" + Plural;
+}
+
+/// <summary>Kubernetes name rules and the one place Image names are computed.</summary>
+public static class Names
+{
+    private const int MaxLabel = 63;
+
+    /// <summary>
+    /// <c>prefix-h</c>: h = first 10 hex characters of SHA-256(uid + "/" + image); the workload name is cut so
+    /// the whole name fits 63 characters. Deterministic, so redelivered and concurrent events can never
+    /// create a second Image for the same (workload, image).
+    /// </summary>
+    public static string ImageName(string workloadName, string workloadUid, string image)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{workloadUid}/{image}")))[..10];
+        var prefix = workloadName.Length > MaxLabel - 11 ? workloadName[..(MaxLabel - 11)] : workloadName;
+        prefix = prefix.TrimEnd('-', '.');
+        return prefix.Length == 0 ? hash : $"{prefix}-{hash}";
+    }
+
+    /// <summary>RFC 1123 label: what a namespace name must be.</summary>
+    public static bool IsDnsLabel(string? value) => value is { Length: <= MaxLabel } && IsLabelShaped(value);
+
+    /// <summary>RFC 1123 subdomain as Kubernetes checks it: 253 characters in all, no limit per label.</summary>
+    public static bool IsDnsSubdomain(string? value) =>
+        value is { Length: > 0 and <= 253 } && value.Split('.').All(IsLabelShaped);
+
+    /// <summary>
+    /// What a uid must be to serve as the <c>controller</c> label value and selector (the API server's uids are UUIDs):
+    /// a label value, 1..63 characters, alphanumeric at both ends, <c>-_.</c> inside. Anything else was made up.
+    /// </summary>
+    public static bool IsUid(string? value) =>
+        value is { Length: > 0 and <= MaxLabel } && char.IsAsciiLetterOrDigit(value[0]) && char.IsAsciiLetterOrDigit(value[^1])
+        && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
+
+    private static bool IsLabelShaped(string value) =>
+        value.Length > 0 && IsAlnumLower(value[0]) && IsAlnumLower(value[^1])
+        && value.All(c => IsAlnumLower(c) || c == '-');
+
+    private static bool IsAlnumLower(char c) => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c);
 }
 
 /// <summary>The parts of a pod spec that end up in Images. <c>null</c> Pod = no pod spec shape found.</summary>
@@ -55,26 +117,6 @@ public sealed record ImagePlan(
     bool Applies = true)
 {
     public string GenerationLabel => Owner.Generation.ToString("D5", System.Globalization.CultureInfo.InvariantCulture);
-}
-
-/// <summary>What Cachier knows of an existing Image: only what the diff needs (a small constant per Image).</summary>
-public sealed record ImageState(
-    string Namespace,
-    string Name,
-    string Uid,
-    string ResourceVersion,
-    string? ControllerLabel,
-    string? OwnerUid,
-    long? Generation,
-    bool Managed,
-    string Image,
-    string? ServiceAccountName,
-    IReadOnlyList<string> ImagePullSecrets)
-{
-    public bool BelongsTo(string workloadUid) => ControllerLabel == workloadUid || OwnerUid == workloadUid;
-
-    public bool SameSpec(DesiredImage desired) =>
-        Image == desired.Image && ServiceAccountName == desired.ServiceAccountName && ImagePullSecrets.SequenceEqual(desired.ImagePullSecrets);
 }
 
 /// <summary>Projects an API object (any kind) onto <see cref="Workload"/>. Pure; finds the pod spec by shape.</summary>

@@ -8,9 +8,10 @@ namespace Cachier.Http;
 
 /// <summary>
 /// Binds an HTTP request to CloudEvents (binary, structured and batch mode) on the core SDK's public helpers,
-/// in place of the CloudNative.CloudEvents.AspNetCore package.
+/// in place of the CloudNative.CloudEvents.AspNetCore package; the body is read within the process's <see cref="BodyBudget"/>
+/// (below). What only structured and batch mode need is in <c>CloudEventBinding.Structured.cs</c>.
 /// </summary>
-public static class CloudEventBinding
+public static partial class CloudEventBinding
 {
     public const string StructuredMediaType = "application/cloudevents+json";
     public const string BatchMediaType = "application/cloudevents-batch+json";
@@ -26,14 +27,7 @@ public static class CloudEventBinding
     /// <exception cref="BindingException">413 (body or batch too large), 415, 400, or 503 (memory budget spent), with a message naming what was wrong.</exception>
     public static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, CachierOptions limits, BodyBudget.Lease budget, CancellationToken ct)
     {
-        var events = await ReadAsync(request, limits.MaxRequestBodyBytes, budget, ct);
-        return events.Count <= limits.MaxBatchEvents
-            ? events
-            : throw new BindingException(413, $"the batch holds {events.Count} events, over the limit of {limits.MaxBatchEvents}");
-    }
-
-    private static async Task<IReadOnlyList<CloudEvent>> ReadAsync(HttpRequest request, long maxBytes, BodyBudget.Lease budget, CancellationToken ct)
-    {
+        var maxBytes = limits.MaxRequestBodyBytes;
         var binary = request.Headers.ContainsKey("ce-specversion");
         if (string.IsNullOrWhiteSpace(request.ContentType))
         {
@@ -73,44 +67,8 @@ public static class CloudEventBinding
         {
             _ when binary => [Binary(request, body, contentType)],
             StructuredMediaType => [Validated(Formatter.DecodeStructuredModeMessage(StringExtensions(body), contentType, Extensions))],
-            _ => Formatter.DecodeBatchModeMessage(StringExtensions(body), contentType, Extensions).Select(Validated).ToList() is { Count: > 0 } batch
-                ? batch
-                : throw new BindingException(400, "the batch holds no CloudEvent"),
+            _ => Batch(body, contentType, limits.MaxBatchEvents),
         });
-    }
-
-    /// <summary>
-    /// The SDK turns a number or boolean given for a string extension into its text (<c>"name": true</c> would name
-    /// object "true"): one forward-only pass over the top level of each event refuses that.
-    /// </summary>
-    private static ReadOnlyMemory<byte> StringExtensions(ReadOnlyMemory<byte> body)
-    {
-        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { MaxDepth = 64 });
-        var depth = 0;
-        while (reader.Read())
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.StartObject:
-                    depth++;
-                    break;
-                case JsonTokenType.EndObject:
-                    depth--;
-                    break;
-                case JsonTokenType.PropertyName when depth == 1:
-                    var name = reader.GetString();
-                    reader.Read();
-                    if (Extensions.Any(e => e.Name == name) && reader.TokenType is not (JsonTokenType.String or JsonTokenType.Null))
-                    {
-                        throw new JsonException($"extension '{name}' must be a string, not {reader.TokenType}");
-                    }
-
-                    reader.Skip();
-                    break;
-            }
-        }
-
-        return body;
     }
 
     /// <summary>Whatever the SDK throws on bad input becomes a 400 that says why.</summary>
@@ -159,4 +117,99 @@ public static class CloudEventBinding
         cloudEvent.IsValid
             ? cloudEvent
             : throw new BindingException(400, $"malformed CloudEvent: missing required attributes {string.Join(", ", cloudEvent.SpecVersion.RequiredAttributes.Where(a => cloudEvent[a] is null).Select(a => a.Name))}");
+}
+
+/// <summary>The budget's part in reading a body: a request's share taken as the body is read.</summary>
+public sealed partial class BodyBudget
+{
+    public Lease Open() => new(this);
+
+    private bool TryTake(long bytes)
+    {
+        while (true)
+        {
+            var used = Interlocked.Read(ref _used);
+            if (used + bytes > capacity)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _used, used + bytes, used) == used)
+            {
+                return true;
+            }
+        }
+    }
+
+    public sealed partial class Lease
+    {
+        /// <exception cref="BindingException">503: the budget is spent by other requests for now.</exception>
+        public void Take(long bytes)
+        {
+            if (!budget.TryTake(bytes))
+            {
+                throw new BindingException(StatusCodes.Status503ServiceUnavailable, "too many large requests at once; redeliver the event");
+            }
+
+            _held += bytes;
+        }
+
+        /// <summary>The whole body (at most <paramref name="maxBytes"/>), its share taken from the budget as it is read.</summary>
+        /// <exception cref="BindingException">413 (too large), 400 (longer than its Content-Length, malformed), or 503 (budget spent).</exception>
+        public async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+        {
+            try
+            {
+                return await ReadBudgetedBodyAsync(request, maxBytes, ct);
+            }
+            catch (BindingException e) when (e.Status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status413PayloadTooLarge)
+            {
+                await DrainAsync(request, e.Status, maxBytes, ct);
+                throw;
+            }
+        }
+
+        private async Task<ReadOnlyMemory<byte>> ReadBudgetedBodyAsync(HttpRequest request, long maxBytes, CancellationToken ct)
+        {
+            if (request.ContentLength > maxBytes)
+            {
+                throw new BindingException(413, $"body of {request.ContentLength} bytes is over the limit of {maxBytes} bytes");
+            }
+
+            // The decoded events hold about as much again as the body: a request takes twice its body from the budget.
+            Take(2 * (request.ContentLength ?? 0));
+            using var buffer = new MemoryStream((int)(request.ContentLength ?? 0));
+            var chunk = new byte[16 * 1024];
+            try
+            {
+                int read;
+                while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+                {
+                    if (buffer.Length + read > maxBytes)
+                    {
+                        throw new BindingException(413, $"body is over the limit of {maxBytes} bytes");
+                    }
+
+                    if (buffer.Length + read > request.ContentLength)
+                    {
+                        throw new BindingException(400, "body is longer than its Content-Length");
+                    }
+
+                    if (request.ContentLength is null)
+                    {
+                        Take(2 * read);
+                    }
+
+                    buffer.Write(chunk, 0, read);
+                }
+            }
+            catch (BadHttpRequestException e)
+            {
+                // Kestrel's own MaxRequestBodySize, or a malformed chunked body.
+                throw new BindingException(e.StatusCode, $"body could not be read: {e.Message}");
+            }
+
+            return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        }
+    }
 }

@@ -107,7 +107,7 @@ public static class EventParser
             throw new BadEventException($"name '{Clip(target.Name)}' is not a valid object name");
         }
 
-        if (settings.FindKind(target.ApiVersion, target.Kind) is not { } kind)
+        if (ResourceKind.Find(settings.Kinds, target.ApiVersion, target.Kind) is not { } kind)
         {
             return new IgnoredInbound(type, target, $"kind {Clip(target.Kind)} of {Clip(target.ApiVersion)} is not configured");
         }

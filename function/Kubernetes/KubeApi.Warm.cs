@@ -52,7 +52,7 @@ public sealed partial class KubeApi
             return null;
         }
 
-        var plural = settings.FindKind(owner.ApiVersion, owner.Kind)?.Plural ?? ResourceKind.GuessPlural(owner.Kind);
+        var plural = ResourceKind.Find(settings.Kinds, owner.ApiVersion, owner.Kind)?.Plural ?? ResourceKind.GuessPlural(owner.Kind);
         var path = $"{new ResourceKind(owner.Kind, version, group, plural).CollectionPath(ns)}/{owner.Name}";
         // Gone, or a kind the warmer may not read (403): the Image is warmed on every untainted node.
         return await GetOrNullAsync(path, (doc, _) =>

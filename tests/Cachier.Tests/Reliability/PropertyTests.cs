@@ -254,7 +254,7 @@ public sealed partial class PropertyTests
             {
                 Assert.True(Names.IsDnsLabel(ev.Ref.Namespace) && Dns1123Subdomain().IsMatch(ev.Ref.Name) && ev.Ref.Name.Length <= 253,
                     $"a workload event names {ev.Ref}");
-                Assert.NotNull(Settings.FindKind(ev.Ref.ApiVersion, ev.Ref.Kind));
+                Assert.NotNull(ResourceKind.Find(Settings.Kinds, ev.Ref.ApiVersion, ev.Ref.Kind));
                 if (ev.Object is { } workload)
                 {
                     Assert.Equal(ev.Ref, workload.Ref);

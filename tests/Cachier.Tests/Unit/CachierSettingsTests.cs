@@ -43,9 +43,9 @@ public class CachierSettingsTests
         var settings = new CachierSettings(new CachierOptions { Resources = ["CronJob.v1beta1.batch"] });
 
         Assert.Equal("batch/v1beta1", Assert.Single(settings.Kinds).ApiVersion);
-        Assert.NotNull(settings.FindKind("batch/v1beta1", "CronJob"));
-        Assert.Null(settings.FindKind("batch/v1", "CronJob"));
-        Assert.Null(settings.FindKind("apps/v1", "Deployment"));
+        Assert.NotNull(ResourceKind.Find(settings.Kinds, "batch/v1beta1", "CronJob"));
+        Assert.Null(ResourceKind.Find(settings.Kinds, "batch/v1", "CronJob"));
+        Assert.Null(ResourceKind.Find(settings.Kinds, "apps/v1", "Deployment"));
     }
 
     [Fact]
@@ -53,10 +53,10 @@ public class CachierSettingsTests
     {
         var settings = new CachierSettings(new CachierOptions());
 
-        Assert.Equal("deployments", settings.FindKind("apps/v1", "Deployment")?.Plural);
-        Assert.Null(settings.FindKind("apps/v1", "deployment"));
-        Assert.Null(settings.FindKind("extensions/v1beta1", "Deployment"));
-        Assert.Null(settings.FindKind("v1", "Secret"));
+        Assert.Equal("deployments", ResourceKind.Find(settings.Kinds, "apps/v1", "Deployment")?.Plural);
+        Assert.Null(ResourceKind.Find(settings.Kinds, "apps/v1", "deployment"));
+        Assert.Null(ResourceKind.Find(settings.Kinds, "extensions/v1beta1", "Deployment"));
+        Assert.Null(ResourceKind.Find(settings.Kinds, "v1", "Secret"));
     }
 
     [Fact]
