@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Integration;
+using Cachier.Tests.Support;
 
 namespace Cachier.Tests.Node;
 
@@ -102,24 +103,9 @@ public sealed class NodeLab
         }
     }
 
-    /// <summary>Polls (each kubectl call paces the next) until <paramref name="done"/> holds for the pod, or the deadline.</summary>
-    public async Task<JsonObject> WaitPodAsync(string ns, string pod, Func<JsonObject, bool> done, int seconds = 120)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            var json = await Admin.GetAsync($"pod/{pod}", ns);
-            if (done(json))
-            {
-                return json;
-            }
-
-            if (clock.Elapsed > TimeSpan.FromSeconds(seconds))
-            {
-                throw new TimeoutException($"pod {ns}/{pod} not as expected after {seconds} s: {json["status"]}");
-            }
-        }
-    }
+    /// <summary>The pod once <paramref name="done"/> holds for it (polling; each kubectl call paces the next).</summary>
+    public Task<JsonObject> WaitPodAsync(string ns, string pod, Func<JsonObject, bool> done, int seconds = 120) =>
+        Poll.UntilAsync(() => Admin.GetAsync($"pod/{pod}", ns), done, TimeSpan.FromSeconds(seconds), json => $"pod {ns}/{pod} as expected: {json["status"]}");
 
     /// <summary>Runs ctr (containerd's client) against a node's containerd, in the CRI's namespace.</summary>
     public static async Task<string> CtrAsync(string socket, string arguments)
@@ -204,25 +190,13 @@ public sealed class NodeLab
     }
 
     /// <summary>Polls the nodes' image lists (each poll paces the next) until <paramref name="done"/> holds for the nodes listing <paramref name="repository"/>.</summary>
-    private async Task WaitNodeListsAsync(string repository, Func<HashSet<string>, bool> done, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
+    private Task WaitNodeListsAsync(string repository, Func<HashSet<string>, bool> done, string what) =>
+        Poll.UntilAsync(async () =>
         {
             var nodes = JsonNode.Parse(await Admin.RunAsync("get nodes -o json"))!["items"]!.AsArray();
-            var listed = nodes.Where(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(x => ((string?)x)?.Contains(repository, StringComparison.Ordinal) == true)) == true)
+            return nodes.Where(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(x => ((string?)x)?.Contains(repository, StringComparison.Ordinal) == true)) == true)
                 .Select(n => (string)n!["metadata"]!["name"]!).ToHashSet(StringComparer.Ordinal);
-            if (done(listed))
-            {
-                return;
-            }
-
-            if (clock.Elapsed > TimeSpan.FromMinutes(3))
-            {
-                throw new TimeoutException($"still waiting after 3 minutes for {what} ({repository}); listed by: {string.Join(", ", listed)}");
-            }
-        }
-    }
+        }, done, TimeSpan.FromMinutes(3), listed => $"{what} ({repository}); listed by: {string.Join(", ", listed)}");
 
 
     private static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Cachier.Tests.Integration;
 using Cachier.Tests.Source;
+using Cachier.Tests.Support;
 
 namespace Cachier.Tests.Node;
 
@@ -131,15 +132,15 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
             ["spec"] = new JsonObject { ["image"] = warmed },
         }.ToJsonString());
 
-        await Poll.UntilAsync(async () => ReadyStatus(await lab.Admin.GetAsync("images.caching.internal.knative.dev/warmed", ns)) == ("True", "Pulled"), 180,
+        await Poll.TrueAsync(async () => ReadyStatus(await lab.Admin.GetAsync("images.caching.internal.knative.dev/warmed", ns)) == ("True", "Pulled"), TimeSpan.FromSeconds(180),
             async () => $"Image {ns}/warmed: {(await lab.Admin.GetAsync("images.caching.internal.knative.dev/warmed", ns))["status"]}; warmer log:\n{await served.LogsAsync()}");
         foreach (var socket in lab.ContainerdSockets)
         {
             Assert.Contains(warmed, await NodeLab.CtrAsync(socket, "images ls -q"));
         }
 
-        await Poll.UntilAsync(async () => (await lab.Admin.GetAsync("pods -l app.kubernetes.io/managed-by=cachier-warmer", ns))["items"]!.AsArray().Count == 0, 90,
-            () => Task.FromResult($"pull pods left in {ns}"));
+        await Poll.TrueAsync(async () => (await lab.Admin.GetAsync("pods -l app.kubernetes.io/managed-by=cachier-warmer", ns))["items"]!.AsArray().Count == 0, TimeSpan.FromSeconds(90),
+            $"no pull pod left in {ns}");
         AssertAllDeliveredWith200(source);
         await lab.Admin.RunAsync($"delete namespace {ns} --wait=false");
     }
@@ -272,7 +273,7 @@ public sealed class ShippedImageTests(NodeLab lab, ShippedImage image) : IClassF
     private async Task ImagesBecomeAsync(StandIn source, string ns, string uid, params string[] images)
     {
         var expected = images.Select(i => ExpectedNames.Image("web", uid, i)).Order().ToList();
-        await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90, async () =>
+        await Poll.TrueAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), TimeSpan.FromSeconds(90), async () =>
             $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{source.Log}\n"
             + await lab.Admin.RunAsync($"logs deployment/cachier -n {SystemNamespace} --tail=30", check: false));
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Cachier.Lab;
@@ -53,7 +52,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await CreateImageAsync(ns, "busybox", $"{lab.SlowRegistry}/lab/busybox:1");
         await warmer.StartAsync();
 
-        var pods = await WaitAsync(async () =>
+        var pods = await Poll.ValueAsync(async () =>
         {
             var items = await PullPodsAsync(ns);
             return items.Count > 0 ? items : null;
@@ -103,7 +102,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
               hard: {pods: "0"}
             """);
         // The quota's admission counts against status.hard, which the controller-manager fills in.
-        await WaitAsync(async () => (await lab.Admin.GetAsync("resourcequota/no-pods", ns))["status"]?["hard"] is not null ? true : (bool?)null,
+        await Poll.TrueAsync(async () => (await lab.Admin.GetAsync("resourcequota/no-pods", ns))["status"]?["hard"] is not null,
             TimeSpan.FromSeconds(60), $"the ResourceQuota of {ns} to have its status");
         await using var warmer = await WarmerHost.StartAsync(lab, ns, ("Warmer:RetryBackoff", "01:00:00"), ("Warmer:RetryBackoffMax", "01:00:00"));
 
@@ -208,7 +207,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await using var warmer = await WarmerHost.StartAsync(lab, ns);
 
         await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
-        await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(120), "a pull pod");
+        await Poll.TrueAsync(async () => (await PullPodsAsync(ns)).Count > 0, TimeSpan.FromSeconds(120), "a pull pod");
         await lab.Admin.RunAsync($"delete images.caching.internal.knative.dev large -n {ns}");
 
         await WaitNoPullPodsAsync(ns);
@@ -222,7 +221,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await using (var first = await WarmerHost.StartAsync(lab, ns))
         {
             await CreateImageAsync(ns, "large", $"{lab.SlowRegistry}/lab/large:1");
-            await WaitAsync(async () => (await PullPodsAsync(ns)).Count > 0 ? true : (bool?)null, TimeSpan.FromSeconds(120), "a pull pod");
+            await Poll.TrueAsync(async () => (await PullPodsAsync(ns)).Count > 0, TimeSpan.FromSeconds(120), "a pull pod");
         }
 
         await using var second = await WarmerHost.StartAsync(lab, ns);
@@ -245,14 +244,14 @@ public sealed class WarmerNodeTests(NodeLab lab)
         await using var warmer = await WarmerHost.StartAsync(lab, ns, start: false);
         await CreateImageAsync(ns, "small", image);
         // Settled: the Image Ready, no pull pod, and every node listing the image (a pass carries each pull forward).
-        await WaitAsync(async () =>
+        await Poll.TrueAsync(async () =>
         {
             await warmer.ResyncAsync();
             var nodes = (await lab.Admin.GetAsync("nodes", ns))["items"]!.AsArray();
             var listed = nodes.All(n => n!["status"]?["images"]?.AsArray().Any(i => i!["names"]!.AsArray().Any(x => (string?)x == image)) == true);
             var ready = (await lab.Admin.GetAsync("images.caching.internal.knative.dev/small", ns))["status"]?["conditions"]?.AsArray()
                 .Any(c => (string?)c!["type"] == "Ready" && (string?)c["status"] == "True") == true;
-            return listed && ready && (await PullPodsAsync(ns)).Count == 0 ? true : null;
+            return listed && ready && (await PullPodsAsync(ns)).Count == 0;
         }, PullBound, "the Image Ready, no pull pod, every node listing the image");
         await warmer.ResyncAsync(); // the pass that sees it settled
 
@@ -296,7 +295,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
 
     /// <summary>The Image's Ready condition once its status is <paramref name="status"/> (polling; each kubectl call paces the next).</summary>
     private Task<JsonObject> WaitReadyAsync(string ns, string name, string status) =>
-        WaitAsync(async () =>
+        Poll.ValueAsync(async () =>
         {
             var image = await lab.Admin.GetAsync($"images.caching.internal.knative.dev/{name}", ns);
             var ready = image["status"]?["conditions"]?.AsArray().FirstOrDefault(c => (string?)c!["type"] == "Ready")?.AsObject();
@@ -316,33 +315,11 @@ public sealed class WarmerNodeTests(NodeLab lab)
         (await lab.Admin.GetAsync("pods -l app.kubernetes.io/managed-by=cachier-warmer", ns))["items"]!.AsArray().Select(p => p!.AsObject()).ToList();
 
     private Task WaitNoPullPodsAsync(string ns) =>
-        WaitAsync(async () => (await PullPodsAsync(ns)).Count == 0 ? true : (bool?)null, TimeSpan.FromSeconds(90), $"no pull pod left in {ns}");
+        Poll.TrueAsync(async () => (await PullPodsAsync(ns)).Count == 0, TimeSpan.FromSeconds(90), $"no pull pod left in {ns}");
 
     /// <summary>The image references a node's containerd holds (CRI namespace).</summary>
     private static async Task<HashSet<string>> ImagesOnNodeAsync(string socket) =>
         (await NodeLab.CtrAsync(socket, "images ls -q")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
-
-    /// <summary>Polls <paramref name="probe"/> until it returns a value; each probe (a kubectl or ctr call) paces the next.</summary>
-    private static async Task<T> WaitAsync<T>(Func<Task<T?>> probe, TimeSpan bound, string what)
-        where T : class
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            if (await probe() is { } value)
-            {
-                return value;
-            }
-
-            if (clock.Elapsed > bound)
-            {
-                throw new TimeoutException($"still waiting after {bound.TotalSeconds:0} s for {what}");
-            }
-        }
-    }
-
-    private static async Task WaitAsync(Func<Task<bool?>> probe, TimeSpan bound, string what) =>
-        await WaitAsync(async () => await probe() is true ? "done" : null, bound, what);
 
     /// <summary>The warmer on a real port, and the ApiServerSource stand-in delivering to it.</summary>
     private sealed class WarmerHost : IAsyncDisposable

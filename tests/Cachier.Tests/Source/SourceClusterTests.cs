@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Cachier.Tests.Integration;
+using Cachier.Tests.Support;
 
 namespace Cachier.Tests.Source;
 
@@ -128,7 +129,7 @@ public sealed class SourceClusterTests(ClusterFixture cluster)
     private async Task ImagesBecomeAsync(StandIn standIn, string ns, string uid, params string[] images)
     {
         var expected = images.Select(i => ExpectedNames.Image("web", uid, i)).Order().ToList();
-        await Poll.UntilAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), 90,
+        await Poll.TrueAsync(async () => (await ImageNamesAsync(ns)).SequenceEqual(expected), TimeSpan.FromSeconds(90),
             async () => $"Images in {ns} are [{string.Join(", ", await ImageNamesAsync(ns))}], expected [{string.Join(", ", expected)}]; the stand-in said:\n{standIn.Log}");
     }
 

@@ -73,22 +73,6 @@ public static class FakeKubeconfig
     }
 }
 
-public static class Poll
-{
-    /// <summary>Asks <paramref name="condition"/> again and again (each ask is a kubectl call) until it holds or the deadline passes.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, int seconds, Func<Task<string>> what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"still not so after {seconds} s: {await what()}");
-            }
-        }
-    }
-}
-
 /// <summary>The stand-in's output, line by line, with a signal per line.</summary>
 public sealed class LineLog : TextWriter
 {
