@@ -87,7 +87,7 @@ public static class Analysis
         foreach (var row in missed)
         {
             var needed = target * row.Raw.EventsPerSecond;
-            var logOffRow = steady.Rows.FirstOrDefault(r => r.Diagnostic && r.Concurrency == row.Concurrency && r.Name.Contains("log line off", StringComparison.Ordinal));
+            var logOffRow = steady.Rows.FirstOrDefault(r => r.Diagnostic && r.Concurrency == row.Concurrency && r.Variant == Steady.LogOff);
             md.AppendLine($"- **{row.Name}: {row.Ratio:0.00} x raw, target {target:0.00}** - missed by {(target - row.Ratio) / target:P0} " +
                 $"({row.Function.EventsPerSecond:0} events/s where {needed:0} were needed; p50 {row.Function.P50Ms:0.00} ms vs raw {row.Raw.P50Ms:0.00} ms; function CPU {row.FunctionCpuUsPerEvent:0} µs per event)" +
                 (logOffRow is null ? "." : $"; with the per-event log line off the same binary reached {logOffRow.Ratio:0.00} x raw ({logOffRow.FunctionCpuUsPerEvent:0} µs per event), so the line costs {row.FunctionCpuUsPerEvent - logOffRow.FunctionCpuUsPerEvent:+0;-0} µs of it."));
@@ -128,7 +128,7 @@ public static class Analysis
         }
 
         // The floor of the design: a bare forwarder that receives the event and makes its GET, nothing else.
-        var floors = diagnostics.Where(d => d.Name.Contains(Steady.Forwarder, StringComparison.Ordinal)).ToList();
+        var floors = diagnostics.Where(d => d.Variant == Steady.Forwarder).ToList();
         if (floors.Count > 0)
         {
             var pairs = floors.Select(f => (Floor: f, Cachier: steady.Rows.FirstOrDefault(r => !r.Diagnostic && r.Concurrency == f.Concurrency)))
@@ -145,7 +145,7 @@ public static class Analysis
 
         // The c=1 row, and the diagnostic row of an event without an API call that splits its latency and CPU.
         var c1 = missed.FirstOrDefault(r => r.Concurrency == 1);
-        var hop = diagnostics.FirstOrDefault(d => d.Name.Contains(Steady.NoCall, StringComparison.Ordinal));
+        var hop = diagnostics.FirstOrDefault(d => d.Variant == Steady.NoCall);
         if (c1 is not null)
         {
             var added = c1.Function.MeanMs - c1.Raw.MeanMs;
@@ -171,7 +171,7 @@ public static class Analysis
             md.AppendLine();
         }
 
-        var logOff = diagnostics.FirstOrDefault(d => d.Concurrency == 8 && d.Name.Contains("log line off", StringComparison.Ordinal));
+        var logOff = diagnostics.FirstOrDefault(d => d.Concurrency == 8 && d.Variant == Steady.LogOff);
         md.AppendLine(floors.Count > 0 && floors.All(f => f.Ratio < target)
             ? "What would close the gap: not Cachier's own work, since the bare forwarder, which does none of it, misses the target too (above). " +
               "Every event crosses two more loopback connections and wakes one more process than the raw client's GET, on 2 cores that also run the API server, " +
@@ -344,7 +344,7 @@ public static class Analysis
         }
 
         var shippedRss = steady?.Rows.LastOrDefault(r => !r.Diagnostic)?.FunctionRssMiB;
-        var otherRss = steady?.Rows.FirstOrDefault(r => r.Diagnostic && r.Name.Contains("Server GC", StringComparison.Ordinal))?.FunctionRssMiB;
+        var otherRss = steady?.Rows.FirstOrDefault(r => r.Diagnostic && r.Variant == Steady.ServerGc)?.FunctionRssMiB;
         if (shippedRss is { } a && otherRss is { } sv)
         {
             md.AppendLine($"- After their steady-state measurements (section 1) the shipped process (Workstation GC) had {a:0.0} MiB and the Server GC one {sv:0.0} MiB ({sv - a:+0.0;-0.0} MiB).");

@@ -117,7 +117,7 @@ public static class Report
         foreach (var row in r.SingleWorkload is null ? r.Rows : [.. r.Rows, r.SingleWorkload])
         {
             md.AppendLine($"| {row.Name} | raw client | {row.Raw.Requests:N0} | {row.Raw.Errors} | {row.Raw.EventsPerSecond:0.#} | {row.Raw.P50Ms:0.###} | {row.Raw.P99Ms:0.###} | {row.Raw.MeanMs:0.###} | | API server {Us(row.ApiServerCpuUsPerRawCall)} | |");
-            var side = row.Name.Contains(Cachier.Bench.Steady.Forwarder, StringComparison.Ordinal) ? "forwarder AOT" : "Cachier AOT";
+            var side = row.Variant == Cachier.Bench.Steady.Forwarder ? "forwarder AOT" : "Cachier AOT";
             md.AppendLine($"| {row.Name} | {side} | {row.Function.Requests:N0} | {row.Function.Errors} | {row.Function.EventsPerSecond:0.#} | {row.Function.P50Ms:0.###} | {row.Function.P99Ms:0.###} | {row.Function.MeanMs:0.###} | **{row.Ratio:0.00}** | function {row.FunctionCpuUsPerEvent:0} µs, API server {Us(row.ApiServerCpuUsPerFunctionEvent)} | {(row.FunctionRssMiB is { } rss ? $"{rss:0.0} MiB" : "")} |");
         }
 

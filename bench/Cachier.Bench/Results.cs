@@ -30,7 +30,8 @@ public sealed record SteadyRow(
     double? ApiServerCpuUsPerFunctionEvent,
     bool Diagnostic = false,
     double? FunctionRssMiB = null,
-    double? FunctionGetMeanMs = null);
+    double? FunctionGetMeanMs = null,
+    string? Variant = null);
 
 public sealed record SteadyResult(
     string Function,

@@ -11,10 +11,11 @@ namespace Cachier.Bench;
 public static class Steady
 {
     private const string RawUserAgent = "cachier-bench-raw/1.0";
-    private const string LogOff = "per-event log line off (Logging__LogLevel__Cachier=Warning)";
+    public const string LogOff = "per-event log line off (Logging__LogLevel__Cachier=Warning)";
     public const string NoCall = "an event that makes no API call (a Secret: kind not watched)";
     private const string NoSpin = "thread pool workers do not spin (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0)";
     private const string DefaultSpin = "the runtime's default spinning (DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=70; shipped: 15)";
+    public const string ServerGc = "Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)";
     public const string Forwarder = "a bare AOT forwarder, not Cachier: the same event and GET, nothing else (bench/Cachier.Bench.Forward)";
 
     public static async Task RunAsync(BenchEnv env, int requests, int warmup, int workloads)
@@ -50,7 +51,7 @@ public static class Steady
             (LogOff, new() { ["Logging__LogLevel__Cachier"] = "Warning" }),
             (NoSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0" }),
             (DefaultSpin, new() { ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "70" }),
-            ("Server GC (DOTNET_gcServer=1, DOTNET_GCgen0size=0)", BenchEnv.ServerGc),
+            (ServerGc, BenchEnv.ServerGc),
             (Forwarder, new() { ["FORWARD_API"] = env.Server, ["FORWARD_TOKEN"] = env.FunctionToken, ["FORWARD_CA"] = env.CaFile }),
         ];
 
@@ -102,6 +103,7 @@ public static class Steady
                 row = row with
                 {
                     Diagnostic = !shipped,
+                    Variant = shipped ? null : label,
                     FunctionRssMiB = Math.Round(function.ReadMemory().VmRssMiB, 1),
                     FunctionGetMeanMs = getsAfter.Count > gets.Count ? Math.Round(1000 * (getsAfter.Seconds - gets.Seconds) / (getsAfter.Count - gets.Count), 3) : null,
                 };
@@ -121,7 +123,7 @@ public static class Steady
                 var hop = await MeasureAsync($"c=1, {NoCall}", 1, workloads, requests / 2, warmup / 2,
                     Raw(i => names[i % workloads]), i => SendAsync(local, Events.Ref(function.Url, "update", "v1", "Secret", ns, names[i % workloads]), expect: "ignored"),
                     function, env.ApiServerPidFile, cluster);
-                rows.Add(hop with { Diagnostic = true, FunctionRssMiB = Math.Round(function.ReadMemory().VmRssMiB, 1) });
+                rows.Add(hop with { Diagnostic = true, Variant = NoCall, FunctionRssMiB = Math.Round(function.ReadMemory().VmRssMiB, 1) });
                 Console.Error.WriteLine($"steady: {hop.Name}: raw {hop.Raw.EventsPerSecond}/s, function {hop.Function.EventsPerSecond}/s, function CPU {hop.FunctionCpuUsPerEvent} us/event");
                 var marker = await cluster.AuditMarkerAsync(ns);
                 var entries = (await audit.CollectAsync(env.FunctionUser, marker, TimeSpan.FromSeconds(30)))
