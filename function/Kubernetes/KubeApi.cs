@@ -13,7 +13,7 @@ namespace Cachier.Kubernetes;
 /// and JSON metadata for every Kubernetes model, which measured as about twice the idle memory (SPEC section 1;
 /// bench/RESULTS.md keeps the idle RSS target this choice meets); plain REST also keeps the exact wire calls visible.
 /// By job: this file, the reconciler's calls, each built as the request it is (the Image object by
-/// <see cref="ImageResources"/>); <c>KubeApi.Requests.cs</c>, one request with its timeout, the retry (Retry-After,
+/// <see cref="ImageResources"/>); <c>KubeApi.Requests.cs</c>, one request with its timeout, the connection's credentials, the retry (Retry-After,
 /// jitter, 401 re-read) and errors as <see cref="ApiException"/>; <c>KubeApi.Lists.cs</c>, the paginated cluster-wide
 /// LISTs; <c>KubeApi.Warm.cs</c> and <c>KubeApi.Events.cs</c>, the warmer's calls and Kubernetes Events.
 /// </summary>

@@ -49,7 +49,7 @@ public class CachierSettingsTests
     }
 
     [Fact]
-    public void FindKind_matches_api_version_and_kind_exactly()
+    public void ResourceKind_Find_matches_api_version_and_kind_exactly()
     {
         var settings = new CachierSettings(new CachierOptions());
 
