@@ -327,12 +327,14 @@ public sealed class WarmerNodeTests(NodeLab lab)
         private readonly AppHost _app;
         private readonly string _ns;
         private readonly string _admin;
+        private readonly string _kubeconfig;
         private readonly CancellationTokenSource _stop = new();
         private Task<int>? _source;
 
         private readonly string _url;
 
-        private WarmerHost(AppHost app, string ns, string admin, string url) => (_app, _ns, _admin, _url) = (app, ns, admin, url);
+        private WarmerHost(AppHost app, string ns, string admin, string url, string kubeconfig) =>
+            (_app, _ns, _admin, _url, _kubeconfig) = (app, ns, admin, url, kubeconfig);
 
         public static async Task<WarmerHost> StartAsync(NodeLab lab, string ns, params (string Key, string Value)[] settings) =>
             await StartAsync(lab, ns, true, settings);
@@ -357,7 +359,7 @@ public sealed class WarmerNodeTests(NodeLab lab)
                     .. settings,
                 ],
             });
-            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig, app.Url!);
+            var host = new WarmerHost(app, ns, lab.Admin.Kubeconfig, app.Url!, kubeconfig);
             if (start)
             {
                 await host.StartAsync();
@@ -408,6 +410,8 @@ public sealed class WarmerNodeTests(NodeLab lab)
 
             _app.Dispose();
             _stop.Dispose();
+            // It holds a token of the warmer's ServiceAccount.
+            File.Delete(_kubeconfig);
         }
 
         /// <summary>A kubeconfig with a token of the cachier-warmer ServiceAccount (knative/warmer.yaml applied, RBAC in force).</summary>
