@@ -92,8 +92,8 @@ public static class Steady
             };
 
             audit.Start();
-            // The log line's cost at both concurrencies of the target; the other diagnostics at c=8.
-            foreach (var concurrency in shipped || label is LogOff or NoSpin or DefaultSpin or Forwarder ? new[] { 1, 8 } : [8])
+            // Every variant at both concurrencies of the target, but Server GC at c=8 only.
+            foreach (var concurrency in label == ServerGc ? new[] { 8 } : [1, 8])
             {
                 // The forwarder has no metrics: its GET is not timed on its own.
                 var gets = forwarder ? default : await GetTimingAsync(local, function.Url);
